@@ -1,0 +1,314 @@
+/**
+ * The event store: an append-only log of streams, as an Effect service.
+ *
+ * This module is the contract only — its data types, its errors and the promises every
+ * layer keeps (ARCHITECTURE.md §4). The layers live beside it: `EventStoreMemory`
+ * (the embedded default) and `EventStoreFile` (the durable log). They all pass the one
+ * conformance suite in `test/EventStore.conformance.ts`.
+ *
+ * @since 0.1.0
+ */
+import { Context, Data } from "effect"
+import type { Effect, Stream } from "effect"
+
+// ---------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------
+
+/**
+ * A JSON value: what an event's `data` and `metadata` may hold. Every layer stores events
+ * as JSON, so `Date`s, `bigint`s, `undefined`, functions and cycles are refused at append.
+ *
+ * @since 0.1.0
+ */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/**
+ * Metadata recorded with an event. `correlationId` ties together everything caused by one
+ * request; `causationId` names the message (command or event) that caused this one. Any
+ * other key is the user's.
+ *
+ * @since 0.1.0
+ */
+export interface Metadata {
+  readonly correlationId?: string
+  readonly causationId?: string
+  readonly [key: string]: Json | undefined
+}
+
+/**
+ * An event to append. `eventId` is optional: a layer assigns a random one when it is
+ * missing, but a caller that wants idempotent retries must provide it.
+ * `schemaVersion` defaults to 1; the codec layer sets it to the type's current version.
+ *
+ * @since 0.1.0
+ */
+export interface NewEvent {
+  readonly type: string
+  readonly data: unknown
+  readonly metadata?: Metadata
+  readonly eventId?: string
+  readonly schemaVersion?: number
+}
+
+/**
+ * An event as the store recorded it.
+ *
+ * - `version`: 1-based and gapless within its stream.
+ * - `position`: its place in the store's global order, strictly increasing (not
+ *   necessarily gapless: a layer may skip numbers, never reorder them).
+ *
+ * @since 0.1.0
+ */
+export interface RecordedEvent {
+  readonly eventId: string
+  readonly streamId: string
+  readonly type: string
+  readonly data: Json
+  readonly metadata: Metadata
+  readonly version: number
+  readonly position: Position
+  readonly schemaVersion: number
+  readonly recordedAt: Date
+}
+
+/**
+ * A place in the global order. Positions are totally ordered numbers; `0` is the
+ * beginning of the store, before the first event.
+ *
+ * @since 0.1.0
+ */
+export type Position = number
+
+/**
+ * The beginning of the store: reading or subscribing from it delivers every event.
+ *
+ * @since 0.1.0
+ */
+export const start: Position = 0
+
+/**
+ * The category of a stream: the part of its id before the first `-` (`order-123` →
+ * `order`). A stream id without `-` is its own category.
+ *
+ * @since 0.1.0
+ */
+export const categoryOf = (streamId: string): string => {
+  const dash = streamId.indexOf("-")
+  return dash === -1 ? streamId : streamId.slice(0, dash)
+}
+
+// ---------------------------------------------------------------------------
+// Appending
+// ---------------------------------------------------------------------------
+
+/**
+ * What the caller believes about the stream before appending:
+ *
+ * - `"any"`: no check.
+ * - `"noStream"`: the stream has no events yet.
+ * - `"streamExists"`: the stream has at least one event.
+ * - a number `n`: the stream's current version is exactly `n` (`0` = no events).
+ *
+ * @since 0.1.0
+ */
+export type ExpectedVersion = "any" | "noStream" | "streamExists" | number
+
+/**
+ * The outcome of a successful append.
+ *
+ * - `nextExpectedVersion`: the stream's version after the append — pass it as the
+ *   expected version of the next append.
+ * - `position`: the global position of the last event of the batch (for an idempotent
+ *   retry, of the events already recorded).
+ *
+ * @since 0.1.0
+ */
+export interface AppendResult {
+  readonly streamId: string
+  readonly nextExpectedVersion: number
+  readonly position: Position
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+/**
+ * Options for reading one stream.
+ *
+ * - `direction`: `"forward"` (default) or `"backward"`.
+ * - `from`: the first version to deliver, inclusive (default: 1 forward, the last
+ *   version backward).
+ * - `to`: the last version to deliver, inclusive (default: the end in that direction).
+ * - `limit`: deliver at most this many events.
+ *
+ * @since 0.1.0
+ */
+export interface ReadStreamOptions {
+  readonly direction?: "forward" | "backward"
+  readonly from?: number
+  readonly to?: number
+  readonly limit?: number
+}
+
+/**
+ * Which events of the global log to deliver. An empty or absent list means "all".
+ *
+ * @since 0.1.0
+ */
+export interface EventFilter {
+  readonly categories?: ReadonlyArray<string>
+  readonly types?: ReadonlyArray<string>
+}
+
+/**
+ * Options for reading the global log.
+ *
+ * - `from`: a checkpoint — deliver events strictly after this position (default `start`).
+ * - `filter`: keep only these categories / types.
+ * - `limit`: deliver at most this many (matching) events.
+ *
+ * @since 0.1.0
+ */
+export interface ReadAllOptions {
+  readonly from?: Position
+  readonly filter?: EventFilter
+  readonly limit?: number
+}
+
+/**
+ * Options for a subscription: catch-up from `from` (exclusive), then live.
+ *
+ * @since 0.1.0
+ */
+export interface SubscribeOptions {
+  readonly from?: Position
+  readonly filter?: EventFilter
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/**
+ * The stream was not at the version the caller expected. Nothing was appended.
+ * `actual` is the stream's current version (`0` when it has no events).
+ *
+ * @since 0.1.0
+ */
+export class WrongExpectedVersion extends Data.TaggedError("WrongExpectedVersion")<{
+  readonly streamId: string
+  readonly expected: ExpectedVersion
+  readonly actual: number
+}> {
+  override get message(): string {
+    return `stream ${this.streamId}: expected version ${String(this.expected)}, actual ${this.actual}`
+  }
+}
+
+/**
+ * A retried append whose event ids match the recorded events only in part (or in a
+ * different order, or with different content at the same place). A full match is an
+ * idempotent success, never this error. Nothing was appended.
+ *
+ * @since 0.1.0
+ */
+export class EventIdConflict extends Data.TaggedError("EventIdConflict")<{
+  readonly streamId: string
+  readonly eventIds: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `stream ${this.streamId}: event ids ${this.eventIds.join(", ")} were already recorded in another batch`
+  }
+}
+
+/**
+ * The append was malformed: an empty stream id or batch, a negative or fractional expected
+ * version, an empty event type, data or metadata that is not JSON. Nothing was appended.
+ *
+ * @since 0.1.0
+ */
+export class InvalidAppend extends Data.TaggedError("InvalidAppend")<{
+  readonly streamId: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `invalid append to stream "${this.streamId}": ${this.reason}`
+  }
+}
+
+/**
+ * The read options were malformed (a negative `from`, a non-positive `limit`, …).
+ *
+ * @since 0.1.0
+ */
+export class InvalidRead extends Data.TaggedError("InvalidRead")<{
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `invalid read: ${this.reason}`
+  }
+}
+
+/**
+ * The storage underneath failed (I/O, a corrupt record, a lost connection). For a durable
+ * layer this may be fatal: see that layer's documentation.
+ *
+ * @since 0.1.0
+ */
+export class StorageError extends Data.TaggedError("StorageError")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `event store storage failed: ${this.reason}`
+  }
+}
+
+/**
+ * Every way `append` can fail.
+ *
+ * @since 0.1.0
+ */
+export type AppendError = WrongExpectedVersion | EventIdConflict | InvalidAppend | StorageError
+
+/**
+ * Every way a read can fail.
+ *
+ * @since 0.1.0
+ */
+export type ReadError = InvalidRead | StorageError
+
+// ---------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------
+
+/**
+ * The event store. Every layer keeps these promises:
+ *
+ * - `append` is atomic: the whole batch is recorded, or none of it. It fails with
+ *   `WrongExpectedVersion` when `expected` does not hold. Re-appending the same event ids
+ *   at the same expected version is an idempotent success; a partial overlap is
+ *   `EventIdConflict`. Its cost is proportional to the events appended.
+ * - `readStream` and `readAll` are lazy `Stream`s: stopping early is cheap and nothing
+ *   loads the whole store into memory.
+ * - `subscribe` delivers every matching event strictly after `from` — first those already
+ *   recorded, then live ones — in global order, never skipping an event that commits
+ *   later with a lower position. Delivery is at-least-once across restarts: resume from
+ *   the last position you processed.
+ * - `streamVersion` is the stream's current version, `0` when it has no events.
+ *
+ * @since 0.1.0
+ */
+export class EventStore extends Context.Service<EventStore, {
+  readonly append: (
+    streamId: string,
+    events: ReadonlyArray<NewEvent>,
+    expected?: ExpectedVersion
+  ) => Effect.Effect<AppendResult, AppendError>
+  readonly readStream: (streamId: string, options?: ReadStreamOptions) => Stream.Stream<RecordedEvent, ReadError>
+  readonly readAll: (options?: ReadAllOptions) => Stream.Stream<RecordedEvent, ReadError>
+  readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<RecordedEvent, ReadError>
+  readonly streamVersion: (streamId: string) => Effect.Effect<number, StorageError>
+}>()("es-kernel/EventStore") {}
