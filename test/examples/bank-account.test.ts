@@ -1,0 +1,54 @@
+import * as fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { DeciderLaws, DeciderSpec } from "es-kernel/testing"
+import * as Account from "../../examples/bank/Account.js"
+import { runExample } from "./run.js"
+
+const opened: Account.Event = { type: "AccountOpened", data: { owner: "Ada", initialBalance: 10_000 } }
+const spec = DeciderSpec.forDecider(Account.decider)
+
+describe("bank account", () => {
+  it("opens with a non-negative initial balance", () => {
+    spec.given().when({ type: "OpenAccount", owner: "Ada", initialBalance: 0 }).then([{ type: "AccountOpened", data: { owner: "Ada", initialBalance: 0 } }])
+    spec.given().when({ type: "OpenAccount", owner: "Ada", initialBalance: -1 }).thenRejectedWith({ type: "NegativeInitialBalance", initialBalance: -1 })
+  })
+
+  it("rejects a withdrawal beyond the balance", () => {
+    spec.given([opened]).when({ type: "Withdraw", amount: 10_001 }).thenRejectedWith({ type: "InsufficientFunds", balance: 10_000, amount: 10_001 })
+  })
+
+  it("rejects non-positive amounts and commands on an account that is not open", () => {
+    spec.given([opened]).when({ type: "Deposit", amount: 0 }).thenRejectedWith({ type: "AmountNotPositive", amount: 0 })
+    spec.given([opened]).when({ type: "Withdraw", amount: -5 }).thenRejectedWith({ type: "AmountNotPositive", amount: -5 })
+    spec.given().when({ type: "Deposit", amount: 5 }).thenRejectedWith({ type: "AccountNotOpen" })
+    spec.given([opened]).when({ type: "OpenAccount", owner: "Bob", initialBalance: 1 }).thenRejectedWith({ type: "AccountAlreadyOpen" })
+  })
+
+  it("closes only an empty account, and a closed account accepts nothing", () => {
+    spec.given([opened]).when({ type: "CloseAccount", reason: "r" }).thenRejectedWith({ type: "BalanceNotZero", balance: 10_000 })
+    const emptied: Account.Event = { type: "MoneyWithdrawn", data: { amount: 10_000, description: "" } }
+    spec.given([opened, emptied]).when({ type: "CloseAccount", reason: "r" }).thenState({ status: "Closed", owner: "Ada" })
+  })
+
+  describe("obeys the decider laws", () => {
+    const amount = fc.integer({ min: -1_000, max: 20_000 })
+    const command: fc.Arbitrary<Account.Command> = fc.oneof(
+      fc.record({ type: fc.constant("OpenAccount" as const), owner: fc.constantFrom("Ada", "Bob"), initialBalance: amount }),
+      fc.record({ type: fc.constant("Deposit" as const), amount }),
+      fc.record({ type: fc.constant("Withdraw" as const), amount }),
+      fc.record({ type: fc.constant("CloseAccount" as const), reason: fc.string() })
+    )
+    for (const law of DeciderLaws.laws(Account.decider, { commands: command })) it(law.name, law.check)
+  })
+
+  it("example prints the trace with every rejection explained", async () => {
+    const output = await runExample("examples/bank-account.ts")
+    expect(output).toContain("> open for Ada with -5.00\n  rejected: an initial balance cannot be negative (got -5.00)")
+    expect(output).toContain("rejected: the amount must be positive (got 0.00)")
+    expect(output).toContain("rejected: insufficient funds: balance 125.50, asked for 500.00")
+    expect(output).toContain("rejected: the account is already open")
+    expect(output).toContain("> deposit 1.00\n  rejected: the account is not open")
+    expect(output).toContain('+ MoneyWithdrawn {"amount":4000,"description":"rent"}\n  = open, Ada, balance 85.50')
+    expect(output).toContain("replay matches: true")
+  })
+})
