@@ -1,0 +1,377 @@
+/**
+ * The benchmark CLI.
+ *
+ *   npm run bench -- memory                 one process: warm-up, then --reps timed runs
+ *   npm run bench -- memory --runs 3        three separate processes, medians of their medians
+ *
+ * Options:
+ *   --reps N       timed runs of each workload per target and process (default 5)
+ *   --warmup N     untimed warm-up runs per workload and target, at 20% size (default 1)
+ *   --runs N       run N child processes one after the other and report medians (default 1)
+ *   --only W1,W3   run only these workloads
+ *   --scale F      scale every workload's event count by F (quick checks; default 1)
+ *   --markdown     print the summary as a Markdown table too
+ *   --json         print one JSON line with this process's results (used by --runs)
+ *
+ * Within a process, the targets take turns run by run, so drift hits both alike; each
+ * run gets a fresh store, and a GC runs between runs when node has --expose-gc.
+ * Progress goes to stderr, results to stdout.
+ */
+import { spawnSync } from "node:child_process"
+import { cpus, totalmem } from "node:os"
+import { parseArgs } from "node:util"
+import { Schema } from "effect"
+import { suites } from "./suites.js"
+import type { Bar, Suite } from "./suites.js"
+import { eventCount, expectedFold, payloads, runWorkload, withEvents, workloads } from "./workloads.js"
+import type { Measurement, Target, Workload, WorkloadSpec } from "./workloads.js"
+
+// ---------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------
+
+const Cell = Schema.Struct({
+  target: Schema.String,
+  role: Schema.Literals(["subject", "peer"]),
+  /** Events per timed run. */
+  n: Schema.Number,
+  /** events/s of each timed run. */
+  rates: Schema.Array(Schema.Number),
+  firsts: Schema.Array(Schema.Number),
+  lasts: Schema.Array(Schema.Number)
+})
+type Cell = typeof Cell.Type
+
+const ProcessResult = Schema.Struct({
+  suite: Schema.String,
+  node: Schema.String,
+  results: Schema.Array(Schema.Struct({ workload: Schema.String, cells: Schema.Array(Cell) }))
+})
+type ProcessResult = typeof ProcessResult.Type
+
+const decodeProcessResult = Schema.decodeUnknownSync(Schema.fromJsonString(ProcessResult))
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+interface Options {
+  readonly suiteName: string
+  readonly suite: Suite
+  readonly reps: number
+  readonly warmup: number
+  readonly runs: number
+  readonly only: ReadonlyArray<string> | undefined
+  readonly scale: number
+  readonly json: boolean
+  readonly markdown: boolean
+}
+
+const usage = `usage: npm run bench -- <suite> [--reps N] [--warmup N] [--runs N] [--only W1,W3] [--scale F] [--markdown] [--json]
+suites: ${Object.keys(suites).join(", ")}`
+
+const positiveNumber = (name: string, value: string | undefined, fallback: number, integer: boolean): number => {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new Error(`--${name}: expected a ${integer ? "whole " : ""}number, got "${value}"\n${usage}`)
+  }
+  return n
+}
+
+const parseOptions = (argv: ReadonlyArray<string>): Options => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      reps: { type: "string" },
+      warmup: { type: "string" },
+      runs: { type: "string" },
+      only: { type: "string" },
+      scale: { type: "string" },
+      json: { type: "boolean" },
+      markdown: { type: "boolean" }
+    }
+  })
+  const suiteName = positionals[0] ?? ""
+  const suite = suites[suiteName]
+  if (suite === undefined || positionals.length !== 1) throw new Error(usage)
+  const only = values.only?.split(",").map((s) => s.trim().toUpperCase()).filter((s) => s.length > 0)
+  const unknown = only?.filter((id) => !workloads.some((w) => w.id === id)) ?? []
+  if (unknown.length > 0) throw new Error(`--only: unknown workload(s) ${unknown.join(", ")}`)
+  return {
+    suiteName,
+    suite,
+    reps: Math.max(1, positiveNumber("reps", values.reps, 5, true)),
+    warmup: positiveNumber("warmup", values.warmup, 1, true),
+    runs: Math.max(1, positiveNumber("runs", values.runs, 1, true)),
+    only,
+    scale: positiveNumber("scale", values.scale, 1, false) || 1,
+    json: values.json === true,
+    markdown: values.markdown === true
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One process
+// ---------------------------------------------------------------------------
+
+const collectGarbage = (): void => {
+  const gc: unknown = Reflect.get(globalThis, "gc")
+  if (typeof gc === "function") gc()
+}
+
+const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`)
+}
+
+/** The spec a target runs for a workload: scaled, then capped by the target. */
+const specFor = (workload: Workload, target: Target, scale: number): WorkloadSpec => {
+  const scaled = scale === 1 ? workload.spec : withEvents(workload.spec, eventCount(workload.spec) * scale)
+  const cap = target.caps?.[workload.id]
+  return cap !== undefined && cap < eventCount(scaled) ? withEvents(scaled, cap) : scaled
+}
+
+const verify = (target: Target, workload: Workload, spec: WorkloadSpec, m: Measurement): void => {
+  const expected = eventCount(spec)
+  if (m.events !== expected) {
+    throw new Error(`${target.name} ${workload.id}: moved ${m.events} events, expected ${expected}`)
+  }
+  if (spec.kind === "replayFold" && m.check !== expectedFold(spec.events)) {
+    throw new Error(`${target.name} ${workload.id}: fold gave ${String(m.check)}, expected ${expectedFold(spec.events)}`)
+  }
+  if (!(m.seconds > 0)) throw new Error(`${target.name} ${workload.id}: no time measured`)
+}
+
+const runProcess = async (options: Options): Promise<ProcessResult> => {
+  const targets = await options.suite.targets()
+  const selected = workloads.filter((w) => options.only === undefined || options.only.includes(w.id))
+  const largest = Math.max(...selected.map((w) => eventCount(w.spec) * options.scale))
+  const data = payloads(Math.ceil(largest))
+  const results: Array<ProcessResult["results"][number]> = []
+
+  for (const workload of selected) {
+    const cells = new Map<Target, { n: number; rates: Array<number>; firsts: Array<number>; lasts: Array<number> }>()
+    const run = async (target: Target, spec: WorkloadSpec): Promise<Measurement | undefined> => {
+      collectGarbage()
+      const m = await runWorkload(target, spec, data)
+      if (m !== undefined) verify(target, workload, spec, m)
+      return m
+    }
+    for (const target of targets) {
+      const spec = specFor(workload, target, options.scale)
+      for (let w = 0; w < options.warmup; w++) await run(target, withEvents(spec, Math.max(1, eventCount(spec) * 0.2)))
+    }
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const target of targets) {
+        const spec = specFor(workload, target, options.scale)
+        const m = await run(target, spec)
+        if (m === undefined) continue
+        const cell = cells.get(target) ?? { n: m.events, rates: [], firsts: [], lasts: [] }
+        cell.rates.push(m.events / m.seconds)
+        if (m.first !== undefined) cell.firsts.push(m.first)
+        if (m.last !== undefined) cell.lasts.push(m.last)
+        cells.set(target, cell)
+        progress(`${workload.id} ${target.name} run ${rep + 1}/${options.reps}: ${fmtRate(m.events / m.seconds)} events/s`)
+      }
+    }
+    results.push({
+      workload: workload.id,
+      cells: [...cells].map(([target, c]) => ({ target: target.name, role: target.role, ...c }))
+    })
+  }
+  return { suite: options.suiteName, node: process.version, results }
+}
+
+// ---------------------------------------------------------------------------
+// Summaries
+// ---------------------------------------------------------------------------
+
+const median = (xs: ReadonlyArray<number>): number | undefined => {
+  if (xs.length === 0) return undefined
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  const hi = s[mid] ?? 0
+  return s.length % 2 === 1 ? hi : ((s[mid - 1] ?? 0) + hi) / 2
+}
+
+interface Summary {
+  readonly target: string
+  readonly role: "subject" | "peer"
+  readonly n: number
+  readonly rate: number
+  readonly min: number
+  readonly max: number
+  readonly first: number | undefined
+  readonly last: number | undefined
+}
+
+/**
+ * Per workload and target: the median over processes of each process's median (with one
+ * process, simply the median of its runs); min/max are of the per-process medians when
+ * there are several processes, else of the runs.
+ */
+const summarize = (processes: ReadonlyArray<ProcessResult>): ReadonlyArray<{ workload: string; rows: ReadonlyArray<Summary> }> => {
+  const ids = workloads.map((w) => w.id).filter((id) => processes.some((p) => p.results.some((r) => r.workload === id)))
+  return ids.map((id) => {
+    const byTarget = new Map<string, Array<Cell>>()
+    for (const p of processes) {
+      for (const r of p.results) {
+        if (r.workload !== id) continue
+        for (const c of r.cells) byTarget.set(c.target, [...(byTarget.get(c.target) ?? []), c])
+      }
+    }
+    const rows = [...byTarget].map(([target, cells]): Summary => {
+      const perProcess = cells.map((c) => median(c.rates) ?? 0)
+      const spread = cells.length === 1 ? (cells[0]?.rates ?? []) : perProcess
+      const firsts = cells.map((c) => median(c.firsts)).filter((x) => x !== undefined)
+      const lasts = cells.map((c) => median(c.lasts)).filter((x) => x !== undefined)
+      return {
+        target,
+        role: cells[0]?.role ?? "peer",
+        n: cells[0]?.n ?? 0,
+        rate: median(perProcess) ?? 0,
+        min: Math.min(...spread),
+        max: Math.max(...spread),
+        first: median(firsts),
+        last: median(lasts)
+      }
+    })
+    return { workload: id, rows }
+  })
+}
+
+const fmtRate = (x: number): string => Math.round(x).toLocaleString("en-US")
+const fmtRatio = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+
+interface Line {
+  readonly workload: string
+  readonly subject: Summary | undefined
+  readonly peer: Summary | undefined
+  readonly ratio: number | undefined
+  readonly verdict: string
+}
+
+const judge = (bar: Bar | undefined, subject: Summary | undefined, ratio: number | undefined): string => {
+  if (bar === undefined || subject === undefined) return ""
+  const misses: Array<string> = []
+  if (bar.minRate !== undefined && subject.rate < bar.minRate) misses.push(`rate < ${fmtRate(bar.minRate)}`)
+  if (bar.minRatio !== undefined && (ratio === undefined || ratio < bar.minRatio)) misses.push(`ratio < ${bar.minRatio}x`)
+  if (bar.minFlatness !== undefined) {
+    const flat = subject.first !== undefined && subject.last !== undefined ? subject.last / subject.first : 0
+    if (flat < bar.minFlatness) misses.push(`last/first < ${bar.minFlatness}`)
+  }
+  return misses.length === 0 ? "meets bar" : `BELOW BAR (${misses.join(", ")})`
+}
+
+const lines = (suite: Suite, summary: ReturnType<typeof summarize>): ReadonlyArray<Line> =>
+  summary.map(({ workload, rows }) => {
+    const subject = rows.find((r) => r.role === "subject")
+    const peer = rows.find((r) => r.role === "peer")
+    const ratio = subject !== undefined && peer !== undefined ? subject.rate / peer.rate : undefined
+    return { workload, subject, peer, ratio, verdict: judge(suite.bar[workload], subject, ratio) }
+  })
+
+const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n))
+
+const flatness = (s: Summary): string =>
+  s.first !== undefined && s.last !== undefined
+    ? `first 10% ${fmtRate(s.first)}/s, last 10% ${fmtRate(s.last)}/s, last/first ${(s.last / s.first).toFixed(2)}`
+    : ""
+
+const printText = (summary: ReturnType<typeof summarize>, suite: Suite, processes: number): void => {
+  const out: Array<string> = []
+  const spreadLabel = processes > 1 ? `min..max of ${processes} process medians` : "min..max of runs"
+  out.push("")
+  out.push(`${pad("workload", 8)} ${pad("target", 18)} ${pad("n", 8, true)} ${pad("events/s (median)", 18, true)}  ${spreadLabel}`)
+  for (const { workload, rows } of summary) {
+    for (const r of rows) {
+      out.push(
+        `${pad(workload, 8)} ${pad(r.target, 18)} ${pad(fmtRate(r.n), 8, true)} ${pad(fmtRate(r.rate), 18, true)}  ` +
+          `${fmtRate(r.min)}..${fmtRate(r.max)}  ${flatness(r)}`
+      )
+    }
+  }
+  out.push("")
+  out.push(`${pad("workload", 8)} ${pad("ratio (subject / peer)", 24)} verdict`)
+  for (const l of lines(suite, summary)) {
+    const capped = l.subject !== undefined && l.peer !== undefined && l.peer.n < l.subject.n ? " (peer capped: lower bound)" : ""
+    out.push(`${pad(l.workload, 8)} ${pad(l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}x${capped}`, 24)} ${l.verdict}`)
+  }
+  process.stdout.write(`${out.join("\n")}\n`)
+}
+
+const printMarkdown = (summary: ReturnType<typeof summarize>, suite: Suite): void => {
+  const title = new Map(workloads.map((w) => [w.id, w.title]))
+  const out: Array<string> = [
+    "",
+    "| workload | es-kernel events/s | peer events/s | ratio | bar |",
+    "|---|---:|---:|---:|---|"
+  ]
+  for (const l of lines(suite, summary)) {
+    const cell = (s: Summary | undefined): string => {
+      if (s === undefined) return "-"
+      const base = fmtRate(s.rate) + (l.subject !== undefined && s.n < l.subject.n ? ` (n=${fmtRate(s.n)})` : "")
+      return s.first !== undefined && s.last !== undefined
+        ? `${base}<br>first 10% ${fmtRate(s.first)}, last 10% ${fmtRate(s.last)} (×${(s.last / s.first).toFixed(2)})`
+        : base
+    }
+    out.push(
+      `| ${l.workload}: ${title.get(l.workload) ?? ""} | ${cell(l.subject)} | ${cell(l.peer)} | ` +
+        `${l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}×`} | ${l.verdict} |`
+    )
+  }
+  process.stdout.write(`${out.join("\n")}\n`)
+}
+
+// ---------------------------------------------------------------------------
+// Several processes
+// ---------------------------------------------------------------------------
+
+const runChildren = (options: Options, argv: ReadonlyArray<string>): ReadonlyArray<ProcessResult> => {
+  const script = process.argv[1]
+  if (script === undefined) throw new Error("bench: cannot find my own script path")
+  const childArgs = argv.filter((a, i) => a !== "--runs" && argv[i - 1] !== "--runs" && !a.startsWith("--runs="))
+  const results: Array<ProcessResult> = []
+  for (let i = 1; i <= options.runs; i++) {
+    progress(`--- process ${i}/${options.runs} ---`)
+    const child = spawnSync(process.execPath, [...process.execArgv, script, ...childArgs, "--json"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024
+    })
+    if (child.status !== 0) throw new Error(`bench: process ${i} exited with ${String(child.status ?? child.signal)}`)
+    const last = child.stdout.trim().split("\n").at(-1) ?? ""
+    results.push(decodeProcessResult(last))
+  }
+  return results
+}
+
+const machine = (): string => {
+  const cpu = cpus()
+  return `${cpu.length} cores (${cpu[0]?.model ?? "unknown cpu"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+}
+
+const main = async (): Promise<void> => {
+  const argv = process.argv.slice(2)
+  const options = parseOptions(argv)
+  if (options.json) {
+    const result = await runProcess(options)
+    process.stdout.write(`${JSON.stringify(result)}\n`)
+    return
+  }
+  const processes = options.runs > 1 ? runChildren(options, argv) : [await runProcess(options)]
+  const summary = summarize(processes)
+  process.stdout.write(`\n${options.suite.description}\n${machine()}\n`)
+  process.stdout.write(
+    `${processes.length} process(es) × ${options.reps} timed run(s) after ${options.warmup} warm-up(s); medians` +
+      `${options.scale === 1 ? "" : `; scale ${options.scale}`}\n`
+  )
+  printText(summary, options.suite, processes.length)
+  if (options.markdown) printMarkdown(summary, options.suite)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+  process.exitCode = 1
+})

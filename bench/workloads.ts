@@ -1,0 +1,237 @@
+/**
+ * The benchmark workloads, as data, and the contract a target implements to run them.
+ *
+ * A workload says *what* to do (how many events, how many streams, how many in flight);
+ * a target says *how* one store does it: one function per workload kind, each building
+ * a fresh store, preparing its inputs untimed, and timing only the store calls. A target
+ * that cannot run a kind leaves it out and the table shows a dash.
+ *
+ * Adding a target (the `file` and `handler` suites): write `bench/targets/<name>.ts`
+ * exporting a `Target`, and list it in a suite in `bench/suites.ts`.
+ */
+
+// ---------------------------------------------------------------------------
+// Payloads
+// ---------------------------------------------------------------------------
+
+/** The event data every workload appends: about 200 bytes of JSON. */
+export type Payload = {
+  readonly orderId: string
+  readonly customerId: string
+  readonly sku: string
+  readonly description: string
+  readonly currency: string
+  readonly quantity: number
+  readonly unitPrice: number
+  readonly amount: number
+}
+
+/** The event type every workload appends. */
+export const eventType = "ItemAdded"
+
+const pad = (n: number, width: number): string => String(n).padStart(width, "0")
+
+/** The `i`-th payload: deterministic, all about the same size. */
+export const payload = (i: number): Payload => ({
+  orderId: `order-${pad(i, 8)}`,
+  customerId: `customer-${pad(i % 9973, 6)}`,
+  sku: `SKU-${pad((i * 7919) % 100000, 5)}-BLUE-XL`,
+  description: `Benchmark line item number ${pad(i, 8)}, a plain-text note.`,
+  currency: "EUR",
+  quantity: 1 + (i % 9),
+  unitPrice: 1000 + (i % 5000),
+  amount: (1 + (i % 9)) * (1000 + (i % 5000))
+})
+
+/** `n` payloads, built before any timing. */
+export const payloads = (n: number): ReadonlyArray<Payload> => Array.from({ length: n }, (_, i) => payload(i))
+
+/** The fold of W5: the sum of `amount`. Every target must return the same number. */
+export const foldAmount = (sum: number, data: Payload): number => sum + data.amount
+
+/** The expected result of W5's fold over the first `n` payloads. */
+export const expectedFold = (n: number): number => {
+  let sum = 0
+  for (let i = 0; i < n; i++) sum = foldAmount(sum, payload(i))
+  return sum
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------
+
+/** W1: `events` single-event appends with exact expected versions, round-robin over `streams`. */
+export interface RoundRobin {
+  readonly kind: "roundRobin"
+  readonly events: number
+  readonly streams: number
+}
+
+/** W2: `events` single-event appends to one stream; `window` is the fraction timed at each end. */
+export interface OneStream {
+  readonly kind: "oneStream"
+  readonly events: number
+  readonly window: number
+}
+
+/** W3: `events` single-event appends, each to a new stream (expected `noStream`), `concurrency` in flight. */
+export interface ConcurrentNewStreams {
+  readonly kind: "concurrentNewStreams"
+  readonly events: number
+  readonly concurrency: number
+}
+
+/** W4: `batches` appends of `batchSize` events each, to one stream, with exact expected versions. */
+export interface Batches {
+  readonly kind: "batches"
+  readonly batches: number
+  readonly batchSize: number
+}
+
+/** W5: read one `events`-event stream (appended untimed, in one batch) and fold it. */
+export interface ReplayFold {
+  readonly kind: "replayFold"
+  readonly events: number
+}
+
+export type WorkloadSpec = RoundRobin | OneStream | ConcurrentNewStreams | Batches | ReplayFold
+
+export type WorkloadKind = WorkloadSpec["kind"]
+
+export interface Workload {
+  readonly id: string
+  readonly title: string
+  readonly spec: WorkloadSpec
+}
+
+export const workloads: ReadonlyArray<Workload> = [
+  {
+    id: "W1",
+    title: "100k single-event appends, exact versions, 1,000 streams round-robin",
+    spec: { kind: "roundRobin", events: 100_000, streams: 1_000 }
+  },
+  {
+    id: "W2",
+    title: "100k single-event appends to one stream (first/last 10%)",
+    spec: { kind: "oneStream", events: 100_000, window: 0.1 }
+  },
+  {
+    id: "W3",
+    title: "100k appends to new streams (noStream), 100 in flight",
+    spec: { kind: "concurrentNewStreams", events: 100_000, concurrency: 100 }
+  },
+  {
+    id: "W4",
+    title: "100 batches of 1,000 events, one append each",
+    spec: { kind: "batches", batches: 100, batchSize: 1_000 }
+  },
+  {
+    id: "W5",
+    title: "read + fold one 100k-event stream",
+    spec: { kind: "replayFold", events: 100_000 }
+  }
+]
+
+/** How many events a spec moves. */
+export const eventCount = (spec: WorkloadSpec): number =>
+  spec.kind === "batches" ? spec.batches * spec.batchSize : spec.events
+
+/**
+ * The spec scaled to `events` events (W1 keeps its stream count, W4 its batch size).
+ * Used by `--scale` and by targets that cap a workload (see `Target.caps`).
+ */
+export const withEvents = (spec: WorkloadSpec, events: number): WorkloadSpec => {
+  const n = Math.max(1, Math.round(events))
+  switch (spec.kind) {
+    case "roundRobin":
+      return { ...spec, events: n, streams: Math.min(spec.streams, n) }
+    case "oneStream":
+    case "concurrentNewStreams":
+    case "replayFold":
+      return { ...spec, events: n }
+    case "batches":
+      return { ...spec, batches: Math.max(1, Math.round(n / spec.batchSize)) }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------
+
+/**
+ * What one timed run produced.
+ *
+ * - `events` / `seconds`: the events moved and the wall time of the timed part only.
+ * - `first` / `last`: for W2, the rates (events/s) of the first and last window.
+ * - `check`: a number the harness verifies (W5: the fold's result).
+ */
+export interface Measurement {
+  readonly events: number
+  readonly seconds: number
+  readonly first?: number
+  readonly last?: number
+  readonly check?: number
+}
+
+/** Runs one workload of kind `K` on a fresh store. */
+export type Runner<K extends WorkloadKind> = (
+  spec: Extract<WorkloadSpec, { readonly kind: K }>,
+  data: ReadonlyArray<Payload>
+) => Promise<Measurement>
+
+export type Runners = { readonly [K in WorkloadKind]?: Runner<K> }
+
+export interface Target {
+  /** Shown in the table, e.g. "es-kernel memory". */
+  readonly name: string
+  /** "subject" is es-kernel; "peer" is what the ratio divides by. */
+  readonly role: "subject" | "peer"
+  readonly runners: Runners
+  /**
+   * Optional caps on the events of a workload, by workload id, for a peer whose cost
+   * grows so fast with the store's size that the full workload would take minutes.
+   * The table marks a capped cell; the ratio is then a lower bound (the peer ran the
+   * easier, smaller case).
+   */
+  readonly caps?: { readonly [workloadId: string]: number }
+}
+
+/** Runs `spec` with the runner of its kind, if the target has one. */
+export const runWorkload = (
+  target: Target,
+  spec: WorkloadSpec,
+  data: ReadonlyArray<Payload>
+): Promise<Measurement> | undefined => {
+  switch (spec.kind) {
+    case "roundRobin":
+      return target.runners.roundRobin?.(spec, data)
+    case "oneStream":
+      return target.runners.oneStream?.(spec, data)
+    case "concurrentNewStreams":
+      return target.runners.concurrentNewStreams?.(spec, data)
+    case "batches":
+      return target.runners.batches?.(spec, data)
+    case "replayFold":
+      return target.runners.replayFold?.(spec, data)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for targets
+// ---------------------------------------------------------------------------
+
+/** A monotonic clock, in milliseconds. */
+export const now = (): number => performance.now()
+
+/** The payload for the `i`-th event of a workload, cycling through `data`. */
+export const at = (data: ReadonlyArray<Payload>, i: number): Payload => {
+  const p = data[i % data.length]
+  if (p === undefined) throw new Error("bench: no payloads")
+  return p
+}
+
+/** The window boundaries of W2: events [0, head) and [tail, events) are timed separately. */
+export const windows = (spec: OneStream): { readonly head: number; readonly tail: number } => {
+  const size = Math.max(1, Math.floor(spec.events * spec.window))
+  return { head: size, tail: spec.events - size }
+}
