@@ -1,0 +1,42 @@
+/**
+ * The file layer's own errors, beside the contract's `StorageError`.
+ *
+ * They live here rather than in `EventStoreFile.ts` so the internal modules can build
+ * them without importing the public module (which imports them): `EventStoreFile.ts`
+ * re-exports them.
+ *
+ * @internal
+ */
+import { Data } from "effect"
+
+/**
+ * Another live process (or another layer in this process) holds the store's lock file.
+ *
+ * @since 0.1.0
+ */
+export class FileStoreLocked extends Data.TaggedError("FileStoreLocked")<{
+  readonly directory: string
+  readonly holderPid: number
+}> {
+  override get message(): string {
+    return `event store ${this.directory} is locked by the live process ${this.holderPid}`
+  }
+}
+
+/**
+ * A record that is not the torn tail of the log failed its check: a bad CRC or length
+ * followed by valid records, a record in an older segment, or a record out of order.
+ * Opening refuses such a store: nothing is repaired automatically in the middle of a log.
+ *
+ * @since 0.1.0
+ */
+export class FileStoreCorrupt extends Data.TaggedError("FileStoreCorrupt")<{
+  readonly directory: string
+  readonly segment: string
+  readonly offset: number
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `event store ${this.directory} is corrupt: ${this.segment} at byte ${this.offset}: ${this.reason}`
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Segment files and the scan that opening and `verify` share.
+ *
+ * A segment is `segment-<8-digit number>.log`, records back to back. A new segment is
+ * created only when the previous one's last group commit has been synced, so only the
+ * last segment can end in a torn write; anything wrong in an older segment, or a bad
+ * record followed by a good one, is corruption.
+ *
+ * @internal
+ */
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { checkFrame, frameHeaderBytes } from "./frame.js"
+
+/** @internal */
+export const segmentName = (segment: number): string => `segment-${String(segment).padStart(8, "0")}.log`
+
+const segmentPattern = /^segment-(\d{8})\.log$/
+
+/**
+ * The segment numbers in the directory, ascending.
+ *
+ * @internal
+ */
+export const listSegments = async (directory: string): Promise<Array<number>> => {
+  const names = await fs.readdir(directory)
+  const segments: Array<number> = []
+  for (const name of names) {
+    const match = segmentPattern.exec(name)
+    if (match?.[1] !== undefined) segments.push(Number(match[1]))
+  }
+  return segments.sort((a, b) => a - b)
+}
+
+/**
+ * How a scan ended.
+ *
+ * - `Complete`: every record is good.
+ * - `TornTail`: the last segment ends in bytes that are not a complete record and no good
+ *   record follows them: an interrupted write, safe to cut at `offset`.
+ * - `Corrupt`: a bad record that is not a torn tail, or a record `visit` refused.
+ *
+ * @internal
+ */
+export type ScanOutcome =
+  | { readonly _tag: "Complete" }
+  | { readonly _tag: "TornTail"; readonly segment: number; readonly offset: number; readonly size: number }
+  | { readonly _tag: "Corrupt"; readonly segment: number; readonly offset: number; readonly reason: string }
+
+/**
+ * Called for each good record: its buffer, the body's start and end in it, where the
+ * record lives. Returns a reason to stop the scan as corrupt (a record out of order).
+ *
+ * @internal
+ */
+export type RecordVisitor = (
+  buffer: Buffer,
+  bodyStart: number,
+  bodyEnd: number,
+  segment: number,
+  offset: number,
+  length: number
+) => string | undefined
+
+const chunkBytes = 8 * 1024 * 1024
+
+// Is there any good frame at or after `from`? Only asked about the bytes after a bad
+// record in the last segment, which after a crash is at most one group commit's worth.
+const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | undefined => {
+  for (let offset = from; offset + frameHeaderBytes <= end; offset++) {
+    if (typeof checkFrame(buffer, offset, end) === "number") return offset
+  }
+  return undefined
+}
+
+/**
+ * Reads every segment in order in large chunks, checks every frame, and hands each good
+ * record to `visit`.
+ *
+ * @internal
+ */
+export const scanSegments = async (
+  directory: string,
+  segments: ReadonlyArray<number>,
+  visit: RecordVisitor
+): Promise<ScanOutcome> => {
+  let buffer = Buffer.allocUnsafe(chunkBytes)
+  for (let index = 0; index < segments.length; index++) {
+    const segment = segments[index] ?? 0
+    const isLast = index === segments.length - 1
+    const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
+    try {
+      const size = (await handle.stat()).size
+      let bufferStart = 0 // file offset of buffer[0]
+      let bufferEnd = 0 // bytes of buffer holding file data
+      let offset = 0
+      while (offset < size) {
+        let at = offset - bufferStart
+        // Refill so that the whole frame at `offset` is in the buffer, when the file has it.
+        const needHeader = at + frameHeaderBytes > bufferEnd
+        const bodyLength = needHeader ? 0 : buffer.readUInt32LE(at)
+        const needBody = !needHeader && at + frameHeaderBytes + bodyLength > bufferEnd &&
+          offset + frameHeaderBytes + bodyLength <= size
+        if ((needHeader && bufferStart + bufferEnd < size) || needBody) {
+          const want = Math.min(size - offset, Math.max(chunkBytes, frameHeaderBytes + bodyLength))
+          if (want > buffer.length) buffer = Buffer.allocUnsafe(want)
+          const { bytesRead } = await handle.read(buffer, 0, want, offset)
+          bufferStart = offset
+          bufferEnd = bytesRead
+          at = 0
+        }
+        const checked = checkFrame(buffer, at, bufferEnd)
+        if (typeof checked === "string") {
+          if (!isLast) return { _tag: "Corrupt", segment, offset, reason: `${checked} in a sealed segment` }
+          const rest = Buffer.allocUnsafe(size - offset)
+          await handle.read(rest, 0, rest.length, offset)
+          const good = goodFrameAfter(rest, 1, rest.length)
+          if (good === undefined) return { _tag: "TornTail", segment, offset, size }
+          return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }
+        }
+        const refused = visit(buffer, at + frameHeaderBytes, at + checked, segment, offset, checked)
+        if (refused !== undefined) return { _tag: "Corrupt", segment, offset, reason: refused }
+        offset += checked
+      }
+    } finally {
+      await handle.close()
+    }
+  }
+  return { _tag: "Complete" }
+}

@@ -1,0 +1,826 @@
+/**
+ * The file-backed event store: open (lock, scan, repair), the group-commit writer, and
+ * the readers.
+ *
+ * Appends decide synchronously against the in-memory index, so concurrent appends are
+ * serialised by the event loop with no lock: a batch is checked, numbered (versions and
+ * global positions), encoded as one record and queued. A single flush loop writes all
+ * queued records with one `writev` and one `datasync`, then acknowledges them. While a
+ * flush is in flight the next appends queue up: that is the group commit.
+ *
+ * Reservations run ahead of durability. Readers (`readStream`, `readAll`, `subscribe`,
+ * `streamVersion`) see only records whose flush completed, so nothing unsynced is ever
+ * visible. Expected-version checks see the reservations too, which is safe because
+ * flushes complete in order and a failed write or sync is fatal: every reserved record
+ * after it fails with the same `StorageError`, and so does every later append.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import * as fs from "node:fs/promises"
+import type { FileHandle } from "node:fs/promises"
+import * as path from "node:path"
+import { Effect, Option, Stream } from "effect"
+import type { Scope } from "effect"
+import {
+  categoryOf,
+  EventIdConflict,
+  EventStore,
+  InvalidAppend,
+  InvalidRead,
+  StorageError,
+  WrongExpectedVersion
+} from "../../EventStore.js"
+import type {
+  AppendError,
+  AppendResult,
+  EventFilter,
+  ExpectedVersion,
+  NewEvent,
+  Position,
+  ReadAllOptions,
+  ReadError,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions
+} from "../../EventStore.js"
+import { copyJson, copyMetadata, NotJson } from "../json.js"
+import * as Subscription from "../subscription.js"
+import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
+import {
+  checkFrame,
+  countAt,
+  encodeRecord,
+  eventContentsAt,
+  eventIdsAt,
+  firstPositionAt,
+  firstVersionAt,
+  forEachIdAt,
+  frameHeaderBytes,
+  hashString,
+  maxShortString,
+  recordedAtAt,
+  streamIdAt,
+  streamNoAt
+} from "./frame.js"
+import type { EventContents } from "./frame.js"
+import { IdTable, RecordTable } from "./index.js"
+import type { StreamEntry } from "./index.js"
+import type { FileIo } from "./io.js"
+import { writeFully } from "./io.js"
+import { acquireLock } from "./lock.js"
+import { listSegments, scanSegments, segmentName } from "./segments.js"
+import type { ScanOutcome } from "./segments.js"
+
+/**
+ * How the store is opened.
+ *
+ * - `sync: "durable"`: `datasync` before acknowledging (the default). `"none"` skips it:
+ *   appends survive a process crash but not a power loss.
+ *
+ * @internal
+ */
+export interface StoreOptions {
+  readonly directory: string
+  readonly segmentSize: number
+  readonly sync: "durable" | "none"
+  readonly io: FileIo
+}
+
+/**
+ * What opening found and did, beside the store itself.
+ *
+ * @internal
+ */
+export interface OpenReport {
+  readonly segments: number
+  readonly records: number
+  readonly events: number
+  readonly truncated: { readonly segment: string; readonly offset: number; readonly bytes: number } | undefined
+}
+
+const readChunkBytes = 4 * 1024 * 1024
+
+// ---------------------------------------------------------------------------
+// The index, as built by the open scan
+// ---------------------------------------------------------------------------
+
+/**
+ * The whole in-memory index of a log, and the scan visitor that extends it record by
+ * record, checking that positions and versions follow on.
+ *
+ * @internal
+ */
+export const makeIndex = () => {
+  const table = new RecordTable()
+  const ids = new IdTable()
+  const streams = new Map<string, StreamEntry>()
+  const streamList: Array<StreamEntry> = []
+  const index = { table, ids, streams, streamList, nextPosition: 1 }
+
+  const visit = (buffer: Buffer, bodyStart: number, _bodyEnd: number, segment: number, offset: number, length: number): string | undefined => {
+    const firstPosition = firstPositionAt(buffer, bodyStart)
+    const count = countAt(buffer, bodyStart)
+    if (firstPosition !== index.nextPosition) {
+      return `record starts at position ${firstPosition}, expected ${index.nextPosition}`
+    }
+    if (count === 0) return "record holds no events"
+    const streamNo = streamNoAt(buffer, bodyStart)
+    let entry = streamList[streamNo]
+    if (entry === undefined) {
+      if (streamNo !== streamList.length) return `record names unknown stream number ${streamNo}`
+      const streamId = streamIdAt(buffer, bodyStart)
+      if (streams.has(streamId)) return `stream ${streamId} numbered twice`
+      entry = { streamId, streamNo, category: categoryOf(streamId), version: 0, records: [] }
+      streams.set(streamId, entry)
+      streamList.push(entry)
+    }
+    const firstVersion = firstVersionAt(buffer, bodyStart)
+    if (firstVersion !== entry.version + 1) {
+      return `record starts stream ${entry.streamId} at version ${firstVersion}, expected ${entry.version + 1}`
+    }
+    const record = table.push(firstPosition, firstVersion, count, streamNo, length)
+    table.locate(record, segment, offset)
+    entry.records.push(record)
+    entry.version += count
+    let position = firstPosition
+    forEachIdAt(buffer, bodyStart, (hash) => ids.insert(hash, position++))
+    index.nextPosition += count
+    return undefined
+  }
+  return { index, visit }
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------
+
+interface PreparedAppend {
+  readonly streamId: string
+  readonly expected: ExpectedVersion
+  readonly ids: ReadonlyArray<string>
+  readonly hashes: ReadonlyArray<number>
+  readonly contents: ReadonlyArray<EventContents>
+}
+
+const isExpectedVersion = (expected: unknown): expected is ExpectedVersion =>
+  expected === "any" || expected === "noStream" || expected === "streamExists" ||
+  (typeof expected === "number" && Number.isSafeInteger(expected) && expected >= 0)
+
+const prepareAppend = (
+  streamId: string,
+  events: ReadonlyArray<NewEvent>,
+  expected: ExpectedVersion
+): PreparedAppend | InvalidAppend => {
+  const invalid = (reason: string) => new InvalidAppend({ streamId: String(streamId), reason })
+  if (typeof streamId !== "string" || streamId.length === 0) return invalid("the stream id is empty")
+  if (Buffer.byteLength(streamId) > maxShortString) return invalid(`the stream id is longer than ${maxShortString} bytes`)
+  if (!Array.isArray(events) || events.length === 0) return invalid("the batch is empty")
+  if (!isExpectedVersion(expected)) return invalid(`${String(expected)} is not an expected version`)
+  const ids = new Array<string>(events.length)
+  const hashes = new Array<number>(events.length)
+  const contents = new Array<EventContents>(events.length)
+  const seen = new Set<string>()
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index]
+    if (typeof event !== "object" || event === null) return invalid(`event ${index} is not an object`)
+    if (typeof event.type !== "string" || event.type.length === 0) return invalid(`event ${index} has an empty type`)
+    const eventId = event.eventId ?? randomUUID()
+    if (typeof eventId !== "string" || eventId.length === 0) return invalid(`event ${index} has an empty event id`)
+    if (Buffer.byteLength(eventId) > maxShortString) return invalid(`event ${index} has an event id longer than ${maxShortString} bytes`)
+    if (seen.has(eventId)) return invalid(`event id ${eventId} appears twice in the batch`)
+    seen.add(eventId)
+    const schemaVersion = event.schemaVersion ?? 1
+    if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) {
+      return invalid(`event ${index} has schema version ${String(schemaVersion)}, not a positive integer`)
+    }
+    const data = copyJson(event.data, `events[${index}].data`)
+    if (data instanceof NotJson) return invalid(data.message)
+    const metadata = copyMetadata(event.metadata, `events[${index}].metadata`)
+    if (metadata instanceof NotJson) return invalid(metadata.message)
+    ids[index] = eventId
+    hashes[index] = hashString(eventId)
+    contents[index] = { type: event.type, schemaVersion, data, metadata }
+  }
+  return { streamId, expected, ids, hashes, contents }
+}
+
+const satisfies = (expected: ExpectedVersion, current: number): boolean =>
+  expected === "any" ||
+  (expected === "noStream" ? current === 0 : expected === "streamExists" ? current > 0 : expected === current)
+
+const sameContents = (a: EventContents, b: EventContents): boolean =>
+  a.type === b.type && a.schemaVersion === b.schemaVersion &&
+  JSON.stringify(a.data) === JSON.stringify(b.data) && JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+
+const isNonNegativeInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+const isPositiveInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value > 0
+
+const checkFilter = (filter: EventFilter | undefined): InvalidRead | undefined => {
+  if (filter === undefined) return undefined
+  const strings = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((item) => typeof item === "string"))
+  if (!strings(filter.categories)) return new InvalidRead({ reason: "filter.categories must be a list of strings" })
+  if (!strings(filter.types)) return new InvalidRead({ reason: "filter.types must be a list of strings" })
+  return undefined
+}
+
+// ---------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------
+
+interface Group {
+  readonly frames: Array<Buffer>
+  readonly records: Array<number>
+  bytes: number
+  lastPosition: number
+  readonly waiters: Array<(failure: StorageError | undefined) => void>
+}
+
+interface KnownRecord {
+  readonly ids: ReadonlyArray<string>
+  readonly contents: ReadonlyArray<EventContents>
+}
+
+type Decision =
+  | { readonly _tag: "Append" }
+  | { readonly _tag: "Recorded"; readonly result: AppendResult }
+  | { readonly _tag: "Need"; readonly records: ReadonlyArray<number> }
+  | WrongExpectedVersion
+  | EventIdConflict
+
+interface PageState {
+  readonly at: number
+  readonly buffer: Buffer
+}
+
+/** A list of record numbers to read, in delivery order. */
+interface RecordList {
+  readonly length: number
+  readonly at: (index: number) => number
+}
+
+const toStorageError = (what: string) => (cause: unknown): StorageError =>
+  cause instanceof StorageError ? cause : new StorageError({ reason: `${what}: ${String(cause)}`, cause })
+
+/**
+ * Opens the store in `options.directory` in the current scope: takes the lock, scans the
+ * log (truncating a torn tail), and returns the service. Closing the scope waits for the
+ * flush in flight, closes every file and releases the lock.
+ *
+ * @internal
+ */
+export const openStore = (
+  options: StoreOptions
+): Effect.Effect<
+  { readonly service: EventStore["Service"]; readonly report: OpenReport },
+  StorageError | FileStoreLocked | FileStoreCorrupt,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const { directory, io, segmentSize } = options
+    yield* Effect.tryPromise({
+      try: () => fs.mkdir(directory, { recursive: true }),
+      catch: toStorageError(`creating ${directory}`)
+    })
+    const lock = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
+      (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
+    )
+    if (lock._tag === "Held") return yield* new FileStoreLocked({ directory, holderPid: lock.holderPid })
+
+    // -- scan and repair ----------------------------------------------------------
+    const segments = yield* Effect.tryPromise({ try: () => listSegments(directory), catch: toStorageError(`listing ${directory}`) })
+    const { index, visit } = makeIndex()
+    const outcome: ScanOutcome = yield* Effect.tryPromise({
+      try: () => scanSegments(directory, segments, visit),
+      catch: toStorageError(`reading ${directory}`)
+    })
+    let truncated: OpenReport["truncated"] = undefined
+    if (outcome._tag === "Corrupt") {
+      return yield* new FileStoreCorrupt({
+        directory,
+        segment: segmentName(outcome.segment),
+        offset: outcome.offset,
+        reason: outcome.reason
+      })
+    }
+    if (outcome._tag === "TornTail") {
+      const file = path.join(directory, segmentName(outcome.segment))
+      yield* Effect.tryPromise({
+        try: async () => {
+          const handle = await fs.open(file, "r+")
+          try {
+            await handle.truncate(outcome.offset)
+            await handle.sync()
+          } finally {
+            await handle.close()
+          }
+        },
+        catch: toStorageError(`truncating the torn tail of ${file}`)
+      })
+      truncated = { segment: segmentName(outcome.segment), offset: outcome.offset, bytes: outcome.size - outcome.offset }
+      yield* Effect.logWarning(
+        `event store ${directory}: truncated a torn tail of ${truncated.bytes} bytes from ${truncated.segment} at byte ${truncated.offset}`
+      )
+    }
+
+    // -- the segment being written --------------------------------------------------
+    const { table, ids, streams, streamList } = index
+    let currentSegment = segments[segments.length - 1] ?? 1
+    const opened = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          if (segments.length === 0) {
+            const created = await fs.open(path.join(directory, segmentName(currentSegment)), "wx")
+            await io.syncDirectory(directory)
+            return { handle: created, size: 0 }
+          }
+          const handle = await fs.open(path.join(directory, segmentName(currentSegment)), "r+")
+          return { handle, size: (await handle.stat()).size }
+        },
+        catch: toStorageError(`opening the last segment of ${directory}`)
+      }),
+      () => Effect.promise(() => closeAll())
+    )
+    let writeHandle: FileHandle = opened.handle
+    let segmentBytes = opened.size
+
+    // -- state ----------------------------------------------------------------------
+    let durableRecords = table.size
+    let durablePosition = index.nextPosition - 1
+    let failure: StorageError | undefined = undefined
+    let closed = false
+    let collecting: Group | undefined = undefined
+    let flushing: Group | undefined = undefined
+    let flushLoopRunning = false
+    const inflight = new Map<number, KnownRecord>()
+    const commitWaiters = new Set<() => void>()
+    const drainWaiters: Array<() => void> = []
+    const readHandles = new Map<number, Promise<FileHandle>>()
+
+    const closeAll = async (): Promise<void> => {
+      closed = true
+      if (flushLoopRunning) await new Promise<void>((resolve) => drainWaiters.push(resolve))
+      await writeHandle.close().catch(() => undefined)
+      for (const handle of readHandles.values()) await (await handle.catch(() => undefined))?.close().catch(() => undefined)
+      readHandles.clear()
+    }
+
+    // -- the group-commit writer ------------------------------------------------------
+    const settle = (group: Group, outcome: StorageError | undefined) => {
+      for (const waiter of group.waiters) waiter(outcome)
+    }
+
+    const roll = async (): Promise<void> => {
+      const next = currentSegment + 1
+      const handle = await fs.open(path.join(directory, segmentName(next)), "wx")
+      await io.syncDirectory(directory)
+      const previous = writeHandle
+      writeHandle = handle
+      currentSegment = next
+      segmentBytes = 0
+      await previous.close()
+    }
+
+    const flushLoop = async (): Promise<void> => {
+      while (collecting !== undefined && failure === undefined) {
+        const group: Group = collecting
+        collecting = undefined
+        flushing = group
+        try {
+          if (segmentBytes > 0 && segmentBytes + group.bytes > segmentSize) await roll()
+          let offset = segmentBytes
+          for (const record of group.records) {
+            table.locate(record, currentSegment, offset)
+            offset += table.length[record] ?? 0
+          }
+          await writeFully(io, writeHandle, group.frames, segmentBytes)
+          if (options.sync === "durable") await io.datasync(writeHandle)
+          segmentBytes = offset
+        } catch (cause) {
+          failure = new StorageError({
+            reason: `writing ${segmentName(currentSegment)} in ${directory} failed; the store refuses every later append: ${String(cause)}`,
+            cause
+          })
+          flushing = undefined
+          settle(group, failure)
+          const queued: Group | undefined = collecting
+          collecting = undefined
+          if (queued !== undefined) settle(queued, failure)
+          break
+        }
+        const lastRecord = group.records[group.records.length - 1] ?? durableRecords - 1
+        durableRecords = lastRecord + 1
+        durablePosition = group.lastPosition
+        for (const record of group.records) inflight.delete(record)
+        flushing = undefined
+        settle(group, undefined)
+        for (const wake of commitWaiters) wake()
+        commitWaiters.clear()
+      }
+      flushLoopRunning = false
+      for (const drained of drainWaiters.splice(0)) drained()
+    }
+
+    // -- reading records ---------------------------------------------------------------
+    const readHandle = (segment: number): Promise<FileHandle> => {
+      let handle = readHandles.get(segment)
+      if (handle === undefined) {
+        handle = fs.open(path.join(directory, segmentName(segment)), "r")
+        readHandles.set(segment, handle)
+      }
+      return handle
+    }
+
+    interface Chunk {
+      readonly buffer: Buffer
+      readonly base: number // file offset of buffer[0]
+      readonly next: number // index in the list after the last record read
+    }
+
+    // Reads the records list[from…] that share a segment and fit in one chunk, with one read.
+    const readChunk = async (list: RecordList, from: number, buffer: Buffer): Promise<Chunk> => {
+      const first = list.at(from)
+      const segment = table.segment[first] ?? 0
+      let low = table.offset[first] ?? 0
+      let high = low + (table.length[first] ?? 0)
+      let useful = high - low
+      let next = from + 1
+      for (; next < list.length; next++) {
+        const record = list.at(next)
+        if (table.segment[record] !== segment) break
+        const start = table.offset[record] ?? 0
+        const end = start + (table.length[record] ?? 0)
+        const spanLow = Math.min(low, start)
+        const spanHigh = Math.max(high, end)
+        // Stop at a chunk's worth, or when most of the span would be other streams' records.
+        if (spanHigh - spanLow > readChunkBytes || spanHigh - spanLow > 4 * (useful + end - start) + 65536) break
+        low = spanLow
+        high = spanHigh
+        useful += end - start
+      }
+      const target = buffer.length >= high - low ? buffer : Buffer.allocUnsafe(high - low)
+      const handle = await readHandle(segment)
+      const { bytesRead } = await handle.read(target, 0, high - low, low)
+      for (let index = from; index < next; index++) {
+        const record = list.at(index)
+        const offset = table.offset[record] ?? 0
+        const checked = checkFrame(target, offset - low, bytesRead)
+        if (typeof checked === "string") {
+          throw new StorageError({ reason: `${directory}: ${segmentName(segment)} at byte ${offset}: ${checked}` })
+        }
+      }
+      return { buffer: target, base: low, next }
+    }
+
+    const decodeRecord = (
+      chunk: Chunk,
+      record: number,
+      keep: (event: RecordedEvent) => boolean,
+      into: Array<RecordedEvent>
+    ): void => {
+      const offset = table.offset[record] ?? 0
+      const bodyStart = offset - chunk.base + frameHeaderBytes
+      const bodyEnd = bodyStart + (table.length[record] ?? 0) - frameHeaderBytes
+      const { buffer } = chunk
+      const count = countAt(buffer, bodyStart)
+      const { ids: eventIds, jsonStart } = eventIdsAt(buffer, bodyStart)
+      const contents = eventContentsAt(buffer, jsonStart, bodyEnd, count)
+      if (typeof contents === "string") {
+        throw new StorageError({ reason: `${directory}: ${segmentName(table.segment[record] ?? 0)} at byte ${offset}: ${contents}` })
+      }
+      const streamId = streamList[table.streamNo[record] ?? 0]?.streamId ?? ""
+      const firstPosition = table.firstPosition[record] ?? 0
+      const firstVersion = table.firstVersion[record] ?? 0
+      const recordedAt = recordedAtAt(buffer, bodyStart)
+      for (let index = 0; index < count; index++) {
+        const event = contents[index]
+        if (event === undefined) continue
+        const recorded: RecordedEvent = {
+          eventId: eventIds[index] ?? "",
+          streamId,
+          type: event.type,
+          data: event.data,
+          metadata: event.metadata,
+          version: firstVersion + index,
+          position: firstPosition + index,
+          schemaVersion: event.schemaVersion,
+          recordedAt: new Date(recordedAt)
+        }
+        if (keep(recorded)) into.push(recorded)
+      }
+    }
+
+    const knownRecord = (chunk: Chunk, record: number): KnownRecord => {
+      const bodyStart = (table.offset[record] ?? 0) - chunk.base + frameHeaderBytes
+      const bodyEnd = bodyStart + (table.length[record] ?? 0) - frameHeaderBytes
+      const { ids: eventIds, jsonStart } = eventIdsAt(chunk.buffer, bodyStart)
+      const contents = eventContentsAt(chunk.buffer, jsonStart, bodyEnd, eventIds.length)
+      if (typeof contents === "string") throw new StorageError({ reason: `${directory}: record ${record}: ${contents}` })
+      return { ids: eventIds, contents }
+    }
+
+    // -- appending -------------------------------------------------------------------------
+    const decide = (prepared: PreparedAppend, known: ReadonlyMap<number, KnownRecord>): Decision => {
+      const found = new Array<number | undefined>(prepared.ids.length)
+      let foundCount = 0
+      const need: Array<number> = []
+      for (let index = 0; index < prepared.ids.length; index++) {
+        for (const position of ids.candidates(prepared.hashes[index] ?? 0)) {
+          const record = table.recordAtOrAfter(position)
+          const contents = inflight.get(record) ?? known.get(record)
+          if (contents === undefined) {
+            need.push(record)
+          } else if (contents.ids[position - (table.firstPosition[record] ?? 0)] === prepared.ids[index]) {
+            found[index] = position
+            foundCount++
+          }
+        }
+      }
+      if (need.length > 0) return { _tag: "Need", records: need }
+      const entry = streams.get(prepared.streamId)
+      const current = entry?.version ?? 0
+      if (foundCount === 0) {
+        return satisfies(prepared.expected, current)
+          ? { _tag: "Append" }
+          : new WrongExpectedVersion({ streamId: prepared.streamId, expected: prepared.expected, actual: current })
+      }
+      // A retry: every id recorded, in order, in this stream, with the same contents.
+      const conflict = () =>
+        new EventIdConflict({ streamId: prepared.streamId, eventIds: prepared.ids.filter((_, index) => found[index] !== undefined) })
+      if (foundCount !== prepared.ids.length || entry === undefined) return conflict()
+      let firstVersion = 0
+      for (let index = 0; index < prepared.ids.length; index++) {
+        const position = found[index] ?? 0
+        const record = table.recordAtOrAfter(position)
+        const offsetInRecord = position - (table.firstPosition[record] ?? 0)
+        const version = (table.firstVersion[record] ?? 0) + offsetInRecord
+        if (index === 0) firstVersion = version
+        const stored = (inflight.get(record) ?? known.get(record))?.contents[offsetInRecord]
+        const proposed = prepared.contents[index]
+        if (
+          table.streamNo[record] !== entry.streamNo || version !== firstVersion + index ||
+          stored === undefined || proposed === undefined || !sameContents(stored, proposed)
+        ) return conflict()
+      }
+      const before = firstVersion - 1
+      if (!satisfies(prepared.expected, before)) {
+        return new WrongExpectedVersion({ streamId: prepared.streamId, expected: prepared.expected, actual: current })
+      }
+      return {
+        _tag: "Recorded",
+        result: {
+          streamId: prepared.streamId,
+          nextExpectedVersion: before + prepared.ids.length,
+          position: found[prepared.ids.length - 1] ?? 0
+        }
+      }
+    }
+
+    const reserve = (prepared: PreparedAppend): { readonly group: Group; readonly result: AppendResult } => {
+      const existing = streams.get(prepared.streamId)
+      const streamNo = existing?.streamNo ?? streamList.length
+      const firstVersion = (existing?.version ?? 0) + 1
+      const firstPosition = index.nextPosition
+      const count = prepared.ids.length
+      const frame = encodeRecord({
+        streamNo,
+        streamId: prepared.streamId,
+        firstPosition,
+        firstVersion,
+        recordedAt: Date.now(),
+        eventIds: prepared.ids
+      }, prepared.contents)
+      let entry = existing
+      if (entry === undefined) {
+        entry = { streamId: prepared.streamId, streamNo, category: categoryOf(prepared.streamId), version: 0, records: [] }
+        streams.set(prepared.streamId, entry)
+        streamList.push(entry)
+      }
+      const record = table.push(firstPosition, firstVersion, count, streamNo, frame.length)
+      entry.records.push(record)
+      entry.version += count
+      index.nextPosition += count
+      for (let offset = 0; offset < count; offset++) ids.insert(prepared.hashes[offset] ?? 0, firstPosition + offset)
+      inflight.set(record, { ids: prepared.ids, contents: prepared.contents })
+      let group = collecting
+      if (group === undefined) {
+        group = { frames: [], records: [], bytes: 0, lastPosition: 0, waiters: [] }
+        collecting = group
+      }
+      group.frames.push(frame)
+      group.records.push(record)
+      group.bytes += frame.length
+      group.lastPosition = firstPosition + count - 1
+      if (!flushLoopRunning) {
+        flushLoopRunning = true
+        // Let the appends of this turn of the event loop join the first group.
+        setImmediate(() => void flushLoop())
+      }
+      return { group, result: { streamId: prepared.streamId, nextExpectedVersion: entry.version, position: firstPosition + count - 1 } }
+    }
+
+    const awaitGroup = (group: Group, result: AppendResult): Effect.Effect<AppendResult, StorageError> =>
+      Effect.callback<AppendResult, StorageError>((resume) => {
+        group.waiters.push((failed) => resume(failed === undefined ? Effect.succeed(result) : Effect.fail(failed)))
+      })
+
+    const awaitDurable = (result: AppendResult): Effect.Effect<AppendResult, StorageError> => {
+      if (durablePosition >= result.position) return Effect.succeed(result)
+      if (failure !== undefined) return Effect.fail(failure)
+      const group = flushing !== undefined && flushing.lastPosition >= result.position ? flushing : collecting
+      return group === undefined ? Effect.succeed(result) : awaitGroup(group, result)
+    }
+
+    const fetchRecords = (records: ReadonlyArray<number>, known: Map<number, KnownRecord>) =>
+      Effect.tryPromise({
+        try: async () => {
+          const unique = [...new Set(records)].sort((a, b) => a - b)
+          const list: RecordList = { length: unique.length, at: (at) => unique[at] ?? 0 }
+          let buffer: Buffer = Buffer.allocUnsafe(64 * 1024)
+          for (let at = 0; at < unique.length;) {
+            const chunk = await readChunk(list, at, buffer)
+            for (let index = at; index < chunk.next; index++) known.set(list.at(index), knownRecord(chunk, list.at(index)))
+            buffer = chunk.buffer
+            at = chunk.next
+          }
+        },
+        catch: toStorageError(`reading recorded events of ${directory}`)
+      })
+
+    const attempt = (prepared: PreparedAppend, known: Map<number, KnownRecord>): Effect.Effect<AppendResult, StorageError | WrongExpectedVersion | EventIdConflict> => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (closed) return Effect.fail(new StorageError({ reason: `the event store ${directory} is closed` }))
+      const decision = decide(prepared, known)
+      switch (decision._tag) {
+        case "Need":
+          return Effect.flatMap(fetchRecords(decision.records, known), () => attempt(prepared, known))
+        case "Append": {
+          const { group, result } = reserve(prepared)
+          return awaitGroup(group, result)
+        }
+        case "Recorded":
+          return awaitDurable(decision.result)
+        default:
+          return Effect.fail(decision)
+      }
+    }
+
+    const append = (streamId: string, events: ReadonlyArray<NewEvent>, expected: ExpectedVersion = "any") =>
+      Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
+        const prepared = prepareAppend(streamId, events, expected)
+        if (prepared instanceof InvalidAppend) return Effect.fail(prepared)
+        return attempt(prepared, new Map())
+      })
+
+    // -- reading ------------------------------------------------------------------------------
+    const durableVersionOf = (entry: StreamEntry): number => {
+      for (let at = entry.records.length - 1; at >= 0; at--) {
+        const record = entry.records[at] ?? 0
+        if (record < durableRecords) return (table.firstVersion[record] ?? 0) + (table.count[record] ?? 0) - 1
+      }
+      return 0
+    }
+
+    const streamVersion = (streamId: string) =>
+      Effect.sync(() => {
+        const entry = streams.get(streamId)
+        return entry === undefined ? 0 : durableVersionOf(entry)
+      })
+
+    // Streams the records of `list` in chunks, decoding the events `keep` accepts.
+    const streamRecords = (
+      list: RecordList,
+      keepRecord: (record: number) => boolean,
+      keep: (event: RecordedEvent) => boolean,
+      reverse: boolean
+    ): Stream.Stream<RecordedEvent, StorageError> =>
+      Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, buffer: Buffer.allocUnsafe(0) }, (state) =>
+        Effect.tryPromise({
+          try: async () => {
+            const chunk = await readChunk(list, state.at, state.buffer.length > 0 ? state.buffer : Buffer.allocUnsafe(readChunkBytes))
+            const events: Array<RecordedEvent> = []
+            for (let at = state.at; at < chunk.next; at++) {
+              const record = list.at(at)
+              if (!keepRecord(record)) continue
+              if (reverse) {
+                const mine: Array<RecordedEvent> = []
+                decodeRecord(chunk, record, keep, mine)
+                for (let back = mine.length - 1; back >= 0; back--) {
+                  const event = mine[back]
+                  if (event !== undefined) events.push(event)
+                }
+              } else {
+                decodeRecord(chunk, record, keep, events)
+              }
+            }
+            const next = chunk.next < list.length ? Option.some({ at: chunk.next, buffer: chunk.buffer }) : Option.none()
+            return [events, next] as const
+          },
+          catch: toStorageError(`reading ${directory}`)
+        }))
+
+    const readStream = (streamId: string, options: ReadStreamOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
+      Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
+        const { direction = "forward", from, to, limit } = options
+        if (direction !== "forward" && direction !== "backward") {
+          return Stream.fail(new InvalidRead({ reason: `direction must be "forward" or "backward", got ${String(direction)}` }))
+        }
+        if (from !== undefined && !isNonNegativeInteger(from)) return Stream.fail(new InvalidRead({ reason: `from must be a non-negative integer, got ${String(from)}` }))
+        if (to !== undefined && !isNonNegativeInteger(to)) return Stream.fail(new InvalidRead({ reason: `to must be a non-negative integer, got ${String(to)}` }))
+        if (limit !== undefined && !isPositiveInteger(limit)) return Stream.fail(new InvalidRead({ reason: `limit must be a positive integer, got ${String(limit)}` }))
+        const entry = streams.get(streamId)
+        if (entry === undefined) return Stream.empty
+        const last = durableVersionOf(entry)
+        const low = direction === "forward" ? Math.max(from ?? 1, 1) : Math.max(to ?? 1, 1)
+        const high = direction === "forward" ? Math.min(to ?? last, last) : Math.min(from ?? last, last)
+        if (low > high) return Stream.empty
+        // Records overlapping [low, high]: binary search for the first, then walk.
+        const records = entry.records
+        let first = 0
+        let end = records.length
+        while (first < end) {
+          const middle = (first + end) >>> 1
+          const record = records[middle] ?? 0
+          if ((table.firstVersion[record] ?? 0) + (table.count[record] ?? 0) - 1 < low) first = middle + 1
+          else end = middle
+        }
+        let stop = first
+        while (stop < records.length && (table.firstVersion[records[stop] ?? 0] ?? 0) <= high) stop++
+        const count = stop - first
+        const list: RecordList = direction === "forward"
+          ? { length: count, at: (at) => records[first + at] ?? 0 }
+          : { length: count, at: (at) => records[stop - 1 - at] ?? 0 }
+        const keep = (event: RecordedEvent) => event.version >= low && event.version <= high
+        const events = streamRecords(list, () => true, keep, direction === "backward")
+        return limit === undefined ? events : Stream.take(events, limit)
+      })
+
+    const matcher = (filter: EventFilter | undefined) => {
+      const categories = filter?.categories !== undefined && filter.categories.length > 0 ? new Set(filter.categories) : undefined
+      const types = filter?.types !== undefined && filter.types.length > 0 ? new Set(filter.types) : undefined
+      return {
+        keepRecord: (record: number) => categories === undefined || categories.has(streamList[table.streamNo[record] ?? 0]?.category ?? ""),
+        keepType: (type: string) => types === undefined || types.has(type)
+      }
+    }
+
+    const readAllAfter = (after: Position, recordLimit: number, filter: EventFilter | undefined): Stream.Stream<RecordedEvent, StorageError> => {
+      const first = table.recordAtOrAfter(after + 1)
+      const { keepRecord, keepType } = matcher(filter)
+      const list: RecordList = { length: Math.max(0, recordLimit - first), at: (at) => first + at }
+      return streamRecords(list, keepRecord, (event) => event.position > after && keepType(event.type), false)
+    }
+
+    const readAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
+      Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
+        const { from = 0, filter, limit } = options
+        if (!isNonNegativeInteger(from)) return Stream.fail(new InvalidRead({ reason: `from must be a non-negative integer, got ${String(from)}` }))
+        if (limit !== undefined && !isPositiveInteger(limit)) return Stream.fail(new InvalidRead({ reason: `limit must be a positive integer, got ${String(limit)}` }))
+        const badFilter = checkFilter(filter)
+        if (badFilter !== undefined) return Stream.fail(badFilter)
+        const events = readAllAfter(from, durableRecords, filter)
+        return limit === undefined ? events : Stream.take(events, limit)
+      })
+
+    // One page for the subscription loop: the durable records of one chunk after `after`.
+    const readPage = (after: Position, filter: EventFilter | undefined): Effect.Effect<Subscription.Page<RecordedEvent>, StorageError> =>
+      Effect.tryPromise({
+        try: async () => {
+          const first = table.recordAtOrAfter(after + 1)
+          if (first >= durableRecords) return { items: [], next: after }
+          const { keepRecord, keepType } = matcher(filter)
+          const list: RecordList = { length: durableRecords - first, at: (at) => first + at }
+          const chunk = await readChunk(list, 0, Buffer.allocUnsafe(readChunkBytes))
+          const items: Array<RecordedEvent> = []
+          const keep = (event: RecordedEvent) => event.position > after && keepType(event.type)
+          for (let at = 0; at < chunk.next; at++) {
+            if (keepRecord(list.at(at))) decodeRecord(chunk, list.at(at), keep, items)
+          }
+          const last = list.at(chunk.next - 1)
+          return { items, next: (table.firstPosition[last] ?? 0) + (table.count[last] ?? 0) - 1 }
+        },
+        catch: toStorageError(`reading ${directory}`)
+      })
+
+    const awaitBeyond = (position: Position): Effect.Effect<void> =>
+      Effect.callback<void>((resume) => {
+        if (durablePosition > position) return resume(Effect.void)
+        const wake = () => resume(Effect.void)
+        commitWaiters.add(wake)
+        return Effect.sync(() => commitWaiters.delete(wake))
+      })
+
+    const subscribe = (options: SubscribeOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
+      Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
+        const { from = 0, filter } = options
+        if (!isNonNegativeInteger(from)) return Stream.fail(new InvalidRead({ reason: `from must be a non-negative integer, got ${String(from)}` }))
+        const badFilter = checkFilter(filter)
+        if (badFilter !== undefined) return Stream.fail(badFilter)
+        return Subscription.subscribe(from, { readPage: (after) => readPage(after, filter), awaitBeyond })
+      })
+
+    const service = EventStore.of({ append, readStream, readAll, subscribe, streamVersion })
+    const report: OpenReport = { segments: segments.length, records: table.size, events: index.nextPosition - 1, truncated }
+    return { service, report }
+  })
