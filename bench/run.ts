@@ -9,6 +9,7 @@
  *   --warmup N     untimed warm-up runs per workload and target, at 20% size (default 1)
  *   --runs N       run N child processes one after the other and report medians (default 1)
  *   --only W1,W3   run only these workloads
+ *   --target NAME  run only the targets whose name contains NAME (e.g. es-kernel; for profiling)
  *   --scale F      scale every workload's event count by F (quick checks; default 1)
  *   --markdown     print the summary as a Markdown table too
  *   --json         print one JSON line with this process's results (used by --runs)
@@ -18,7 +19,7 @@
  * Progress goes to stderr, results to stdout.
  */
 import { spawnSync } from "node:child_process"
-import { cpus, totalmem } from "node:os"
+import { cpus, loadavg, totalmem } from "node:os"
 import { parseArgs } from "node:util"
 import { Schema } from "effect"
 import { suites } from "./suites.js"
@@ -62,12 +63,13 @@ interface Options {
   readonly warmup: number
   readonly runs: number
   readonly only: ReadonlyArray<string> | undefined
+  readonly target: string | undefined
   readonly scale: number
   readonly json: boolean
   readonly markdown: boolean
 }
 
-const usage = `usage: npm run bench -- <suite> [--reps N] [--warmup N] [--runs N] [--only W1,W3] [--scale F] [--markdown] [--json]
+const usage = `usage: npm run bench -- <suite> [--reps N] [--warmup N] [--runs N] [--only W1,W3] [--target NAME] [--scale F] [--markdown] [--json]
 suites: ${Object.keys(suites).join(", ")}`
 
 const positiveNumber = (name: string, value: string | undefined, fallback: number, integer: boolean): number => {
@@ -88,6 +90,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
       warmup: { type: "string" },
       runs: { type: "string" },
       only: { type: "string" },
+      target: { type: "string" },
       scale: { type: "string" },
       json: { type: "boolean" },
       markdown: { type: "boolean" }
@@ -106,6 +109,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     warmup: positiveNumber("warmup", values.warmup, 1, true),
     runs: Math.max(1, positiveNumber("runs", values.runs, 1, true)),
     only,
+    target: values.target,
     scale: positiveNumber("scale", values.scale, 1, false) || 1,
     json: values.json === true,
     markdown: values.markdown === true
@@ -144,7 +148,10 @@ const verify = (target: Target, workload: Workload, spec: WorkloadSpec, m: Measu
 }
 
 const runProcess = async (options: Options): Promise<ProcessResult> => {
-  const targets = await options.suite.targets()
+  const targets = (await options.suite.targets()).filter((t) =>
+    options.target === undefined || t.name.toLowerCase().includes(options.target.toLowerCase())
+  )
+  if (targets.length === 0) throw new Error(`--target ${String(options.target)}: no such target in ${options.suiteName}`)
   const selected = workloads.filter((w) => options.only === undefined || options.only.includes(w.id))
   const largest = Math.max(...selected.map((w) => eventCount(w.spec) * options.scale))
   const data = payloads(Math.ceil(largest))
@@ -349,7 +356,9 @@ const runChildren = (options: Options, argv: ReadonlyArray<string>): ReadonlyArr
 
 const machine = (): string => {
   const cpu = cpus()
-  return `${cpu.length} cores (${cpu[0]?.model ?? "unknown cpu"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+  const load = loadavg().map((x) => x.toFixed(2)).join(" ")
+  return `${cpu.length} cores (${cpu[0]?.model ?? "unknown cpu"}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
+    `Node ${process.version}; load average at the end ${load}`
 }
 
 const main = async (): Promise<void> => {
