@@ -1,0 +1,82 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Latch, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { EventStore } from "../src/EventStore.js"
+import * as EventStoreMemory from "../src/EventStoreMemory.js"
+import { conformance, events } from "./EventStore.conformance.js"
+
+conformance("memory", () => EventStoreMemory.layer)
+
+describe("EventStoreMemory", () => {
+  it.effect("stamps recordedAt with the Effect clock", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      yield* TestClock.setTime(Date.UTC(2024, 0, 1))
+      yield* store.append("order-1", events(1))
+      yield* TestClock.adjust("1 hour")
+      yield* store.append("order-1", events(1))
+      const recorded = yield* Stream.runCollect(store.readStream("order-1"))
+      assert.deepStrictEqual(recorded.map((e) => e.recordedAt.toISOString()), [
+        "2024-01-01T00:00:00.000Z",
+        "2024-01-01T01:00:00.000Z"
+      ])
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("each build of the layer is a new, empty store", () =>
+    Effect.gen(function*() {
+      yield* EventStore.use((store) => store.append("order-1", events(1))).pipe(Effect.provide(EventStoreMemory.layer))
+      const version = yield* EventStore.use((store) => store.streamVersion("order-1")).pipe(
+        Effect.provide(EventStoreMemory.layer)
+      )
+      assert.strictEqual(version, 0)
+    }))
+
+  it.effect("stored events are frozen and readers share them instead of copies", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      yield* store.append("order-1", [{ type: "OrderPlaced", data: { lines: [{ sku: "a" }] } }])
+      const [fromStream] = yield* Stream.runCollect(store.readStream("order-1"))
+      const [fromLog] = yield* Stream.runCollect(store.readAll())
+      assert.isDefined(fromStream)
+      assert.strictEqual(fromStream, fromLog)
+      assert.isTrue(Object.isFrozen(fromStream))
+      assert.isTrue(Object.isFrozen(fromStream.data))
+      assert.isTrue(Object.isFrozen(fromStream.metadata))
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.live("a stalled subscriber neither blocks writers nor holds copies, and catches up in order", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const delivered: Array<unknown> = []
+      // The subscriber takes one event and then stops pulling until released.
+      const release = yield* Latch.make(false)
+      const fiber = yield* Effect.forkChild(
+        store.subscribe().pipe(
+          Stream.tap((event) => Effect.sync(() => delivered.push(event))),
+          Stream.tap(() => release.await),
+          Stream.take(10_001),
+          Stream.runDrain
+        )
+      )
+      yield* store.append("order-0", events(1))
+      yield* Effect.yieldNow
+      for (let stream = 1; stream <= 100; stream++) yield* store.append(`order-${stream}`, events(100))
+      // Every append completed although the subscriber has not pulled since the first.
+      assert.strictEqual((yield* Stream.runCollect(store.readAll())).length, 10_001)
+      assert.isAtMost(delivered.length, 1)
+      yield* release.open
+      yield* Fiber.join(fiber)
+      const all = yield* Stream.runCollect(store.readAll())
+      assert.strictEqual(delivered.length, all.length)
+      // The very same objects: the subscription buffered no copies of its own.
+      assert.isTrue(delivered.every((event, index) => event === all[index]))
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("an append is refused with InvalidAppend when data is a Map", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const error = yield* Effect.flip(store.append("order-1", [{ type: "A", data: new Map([["a", 1]]) }]))
+      assert.strictEqual(error._tag, "InvalidAppend")
+      if (error._tag === "InvalidAppend") assert.include(error.reason, "Map")
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+})
