@@ -3,5 +3,9 @@
  *
  * @since 0.1.0
  */
+export * as CommandHandler from "./CommandHandler.js"
 export * as Decider from "./Decider.js"
+export * as EventCodec from "./EventCodec.js"
 export * as EventStore from "./EventStore.js"
+export * as EventStoreMemory from "./EventStoreMemory.js"
+export * as Upcaster from "./Upcaster.js"

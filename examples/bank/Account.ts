@@ -2,18 +2,28 @@
  * A bank account, as a decider (the account of the event-sourcing primer every user reads
  * first). Amounts are integer cents, so a balance never drifts by floating-point error.
  */
-import { Decider } from "es-kernel"
+import * as t from "io-ts"
+import { Decider, EventCodec, Upcaster } from "es-kernel"
 
 // ---------------------------------------------------------------------------
-// Events — a storage format, kept forever: change them only with a new schema version
-// and an upcaster, never in place.
+// Events — a storage format, kept forever: change a payload only with a new schema
+// version and an upcaster, never in place.
 // ---------------------------------------------------------------------------
 
-export type Event =
-  | { readonly type: "AccountOpened"; readonly data: { readonly owner: string; readonly initialBalance: number } }
-  | { readonly type: "MoneyDeposited"; readonly data: { readonly amount: number; readonly description: string } }
-  | { readonly type: "MoneyWithdrawn"; readonly data: { readonly amount: number; readonly description: string } }
-  | { readonly type: "AccountClosed"; readonly data: { readonly reason: string } }
+/** MoneyDeposited v1 had no description; v2 added it, and v1 events read as "". */
+const MoneyDepositedV1 = t.type({ amount: t.number })
+
+export const codec = EventCodec.make({
+  AccountOpened: EventCodec.io(t.type({ owner: t.string, initialBalance: t.number })),
+  MoneyDeposited: EventCodec.io(t.type({ amount: t.number, description: t.string }), {
+    version: 2,
+    upcast: { 1: Upcaster.io(MoneyDepositedV1, (v1) => ({ amount: v1.amount, description: "" })) }
+  }),
+  MoneyWithdrawn: EventCodec.io(t.type({ amount: t.number, description: t.string })),
+  AccountClosed: EventCodec.io(t.type({ reason: t.string }))
+})
+
+export type Event = EventCodec.Event<typeof codec>
 
 // ---------------------------------------------------------------------------
 // State

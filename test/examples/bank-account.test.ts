@@ -41,14 +41,17 @@ describe("bank account", () => {
     for (const law of DeciderLaws.laws(Account.decider, { commands: command })) it(law.name, law.check)
   })
 
-  it("example prints the trace with every rejection explained", async () => {
+  it("example prints the trace with every rejection explained, the idempotent retry and the v1 upcast", async () => {
     const output = await runExample("examples/bank-account.ts")
-    expect(output).toContain("> open for Ada with -5.00\n  rejected: an initial balance cannot be negative (got -5.00)")
+    expect(output).toContain("> ada: open for Ada with -5.00\n  rejected: an initial balance cannot be negative (got -5.00)")
     expect(output).toContain("rejected: the amount must be positive (got 0.00)")
     expect(output).toContain("rejected: insufficient funds: balance 125.50, asked for 500.00")
     expect(output).toContain("rejected: the account is already open")
-    expect(output).toContain("> deposit 1.00\n  rejected: the account is not open")
-    expect(output).toContain('+ MoneyWithdrawn {"amount":4000,"description":"rent"}\n  = open, Ada, balance 85.50')
-    expect(output).toContain("replay matches: true")
+    expect(output).toContain("> ada: deposit 1.00\n  rejected: the account is not open")
+    expect(output).toContain('+ MoneyWithdrawn {"amount":4000,"description":"rent"}\n  = open, Ada, balance 85.50 (version 3)')
+    expect(output).toContain("retry of bob-open: already handled = true, version still 1")
+    expect(output).toContain('stored:  MoneyDeposited v1 {"amount":700}\n  read as: MoneyDeposited v2 {"amount":700,"description":""}')
+    expect(output).toContain("bob: open, Bob, balance 27.00 (version 2)")
+    expect(output).toContain("replay matches the handler's state: true")
   })
 })

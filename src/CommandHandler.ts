@@ -1,0 +1,302 @@
+/**
+ * The command handler: runs a decider against an event store.
+ *
+ * `handle(id, command)` loads the stream `category-id` (decoded and upcast by the codec),
+ * folds it into the current state, decides, and appends the new events with the loaded
+ * version as the expected version. If another writer got there first, the append fails
+ * with `WrongExpectedVersion`; the handler then reloads and decides again, under a
+ * bounded, configurable `Schedule`. A rejection is a typed failure and appends nothing.
+ *
+ * Give a command a `commandId` and it becomes idempotent: the event ids are derived from
+ * it, so a retried command (after a timeout, a crash, a redelivery) finds its own events
+ * already in the stream and returns them instead of deciding twice.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import { Data, Effect, Schedule, Stream } from "effect"
+import * as Either from "fp-ts/lib/Either.js"
+import type { Decider } from "./Decider.js"
+import { fold } from "./Decider.js"
+import type { DecodeError, EncodedEvent, EncodeFailed, Skipped, StoredEvent } from "./EventCodec.js"
+import { isSkipped } from "./EventCodec.js"
+import type { AppendError, Json, Metadata, NewEvent, Position, ReadError, RecordedEvent } from "./EventStore.js"
+import { EventStore, WrongExpectedVersion } from "./EventStore.js"
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/**
+ * What the handler needs of a codec: an `EventCodec` is one.
+ *
+ * @since 0.1.0
+ */
+export interface Codec<E> {
+  readonly encode: (event: E) => Either.Either<EncodeFailed, EncodedEvent>
+  readonly decode: (recorded: StoredEvent) => Either.Either<DecodeError, E | Skipped>
+}
+
+/**
+ * How to run one decider.
+ *
+ * - `category`: streams are named `category-id` (`account-42`).
+ * - `retry`: how often and how fast to retry after a version conflict (default:
+ *   `defaultRetry`, ten retries with a short jittered exponential back-off).
+ *
+ * @since 0.1.0
+ */
+export interface Options<C, S, E, R> {
+  readonly decider: Decider<C, S, E, R>
+  readonly codec: Codec<E>
+  readonly category: string
+  readonly retry?: Schedule.Schedule<unknown>
+}
+
+/**
+ * Ten retries, waiting 1 ms, 1.5 ms, 2.25 ms … with jitter: enough to ride out a burst of
+ * writers on one stream, bounded so that a hot stream surfaces as an error, not a hang.
+ *
+ * @since 0.1.0
+ */
+export const defaultRetry: Schedule.Schedule<unknown> = Schedule.max([
+  Schedule.jittered(Schedule.exponential("1 millis", 1.5)),
+  Schedule.recurs(10)
+])
+
+/**
+ * Per-command context.
+ *
+ * - `commandId`: makes the command idempotent (event ids are derived from it) and becomes
+ *   the events' `causationId`.
+ * - `correlationId`: ties everything one request caused together (default: the command id).
+ * - `metadata`: user keys recorded with every event.
+ *
+ * @since 0.1.0
+ */
+export interface CommandOptions {
+  readonly commandId?: string
+  readonly correlationId?: string
+  readonly causationId?: string
+  readonly metadata?: { readonly [key: string]: Json }
+}
+
+// ---------------------------------------------------------------------------
+// Results and errors
+// ---------------------------------------------------------------------------
+
+/**
+ * A stream folded into state.
+ *
+ * - `version`: the stream's version (0 when it has no events).
+ * - `skipped`: events of unknown types skipped under the codec's `"skip"` policy.
+ *
+ * @since 0.1.0
+ */
+export interface Loaded<S> {
+  readonly streamId: string
+  readonly state: S
+  readonly version: number
+  readonly skipped: ReadonlyArray<Skipped>
+}
+
+/**
+ * A handled command.
+ *
+ * - `events`: the events it appended — or, with `alreadyHandled`, the events an earlier
+ *   run of the same `commandId` appended.
+ * - `state`, `version`: the stream after those events (for `alreadyHandled`, the stream
+ *   as it is now).
+ * - `position`: the global position of the last event appended (absent when none was).
+ *
+ * @since 0.1.0
+ */
+export interface Handled<S, E> {
+  readonly streamId: string
+  readonly events: ReadonlyArray<E>
+  readonly state: S
+  readonly version: number
+  readonly position?: Position
+  readonly alreadyHandled: boolean
+}
+
+/**
+ * The decider rejected the command. Nothing was appended.
+ *
+ * @since 0.1.0
+ */
+export class Rejected<R> extends Data.TaggedError("Rejected")<{
+  readonly streamId: string
+  readonly rejection: R
+}> {
+  override get message(): string {
+    return `command rejected on ${this.streamId}: ${JSON.stringify(this.rejection)}`
+  }
+}
+
+/**
+ * Every way loading a stream can fail.
+ *
+ * @since 0.1.0
+ */
+export type LoadError = ReadError | DecodeError
+
+/**
+ * Every way handling a command can fail. `WrongExpectedVersion` means the retries ran out.
+ *
+ * @since 0.1.0
+ */
+export type HandleError<R> = Rejected<R> | LoadError | EncodeFailed | AppendError
+
+// ---------------------------------------------------------------------------
+// Event ids
+// ---------------------------------------------------------------------------
+
+/**
+ * The id of the `index`-th event a command appends: a name-based UUID (version 8, SHA-256)
+ * of the command id, so every retry of the command proposes the same ids.
+ *
+ * @since 0.1.0
+ */
+export const eventIdFor = (commandId: string, index: number): string => {
+  const hex = createHash("sha256").update(`${commandId}\u0000${index}`).digest("hex")
+  const variant = ((parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16)
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
+
+// ---------------------------------------------------------------------------
+// The handler
+// ---------------------------------------------------------------------------
+
+/**
+ * A decider bound to a codec and a category, ready to run on any `EventStore` layer.
+ *
+ * @since 0.1.0
+ */
+export interface CommandHandler<C, S, E, R> {
+  readonly streamIdOf: (id: string) => string
+  readonly load: (id: string) => Effect.Effect<Loaded<S>, LoadError, EventStore>
+  readonly handle: (id: string, command: C, options?: CommandOptions) => Effect.Effect<Handled<S, E>, HandleError<R>, EventStore>
+}
+
+interface Replayed<S, E> extends Loaded<S> {
+  /** The events a previous run of this command appended, found while loading. */
+  readonly previous: ReadonlyArray<E>
+}
+
+/**
+ * Binds a decider to a codec and a stream category.
+ *
+ * @since 0.1.0
+ */
+export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C, S, E, R> => {
+  const { codec, decider } = options
+  const retry = options.retry ?? defaultRetry
+  const streamIdOf = (id: string): string => `${options.category}-${id}`
+
+  const replay = (streamId: string, commandId: string | undefined): Effect.Effect<Replayed<S, E>, LoadError, EventStore> =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      let state = decider.initialState
+      let version = 0
+      const skipped: Array<Skipped> = []
+      const previous: Array<E> = []
+      let nextOwnId = commandId === undefined ? undefined : eventIdFor(commandId, 0)
+      const apply = (recorded: RecordedEvent): DecodeError | undefined => {
+        version = recorded.version
+        const decoded = codec.decode(recorded)
+        if (Either.isLeft(decoded)) return decoded.left
+        const event = decoded.right
+        if (isSkipped(event)) {
+          skipped.push(event)
+          return undefined
+        }
+        if (recorded.eventId === nextOwnId && commandId !== undefined) {
+          previous.push(event)
+          nextOwnId = eventIdFor(commandId, previous.length)
+        }
+        state = decider.evolve(state, event)
+        return undefined
+      }
+      yield* store.readStream(streamId).pipe(
+        Stream.runForEachArray((chunk) => {
+          for (const recorded of chunk) {
+            const failure = apply(recorded)
+            if (failure !== undefined) return Effect.fail(failure)
+          }
+          return Effect.void
+        })
+      )
+      return { streamId, state, version, skipped, previous }
+    })
+
+  const load = (id: string) =>
+    Effect.map(replay(streamIdOf(id), undefined), ({ state, streamId, version, skipped }) => ({ streamId, state, version, skipped }))
+
+  const metadataFor = (commandOptions: CommandOptions): Metadata => {
+    const { commandId, metadata } = commandOptions
+    const correlationId = commandOptions.correlationId ?? commandId
+    const causationId = commandOptions.causationId ?? commandId
+    return {
+      ...metadata,
+      ...(correlationId === undefined ? {} : { correlationId }),
+      ...(causationId === undefined ? {} : { causationId }),
+      ...(commandId === undefined ? {} : { commandId })
+    }
+  }
+
+  const encodeAll = (events: ReadonlyArray<E>, commandOptions: CommandOptions): Either.Either<EncodeFailed, ReadonlyArray<NewEvent>> => {
+    const metadata = metadataFor(commandOptions)
+    const { commandId } = commandOptions
+    const encoded: Array<NewEvent> = []
+    for (const [index, event] of events.entries()) {
+      const result = codec.encode(event)
+      if (Either.isLeft(result)) return result
+      const { type, data, schemaVersion } = result.right
+      encoded.push(
+        commandId === undefined
+          ? { type, data, schemaVersion, metadata }
+          : { type, data, schemaVersion, metadata, eventId: eventIdFor(commandId, index) }
+      )
+    }
+    return Either.right(encoded)
+  }
+
+  const attempt = (id: string, command: C, commandOptions: CommandOptions) =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const streamId = streamIdOf(id)
+      const loaded = yield* replay(streamId, commandOptions.commandId)
+      if (loaded.previous.length > 0) {
+        const handled: Handled<S, E> = { streamId, events: loaded.previous, state: loaded.state, version: loaded.version, alreadyHandled: true }
+        return handled
+      }
+      const decision = decider.decide(command, loaded.state)
+      if (Either.isLeft(decision)) return yield* new Rejected({ streamId, rejection: decision.left })
+      const events = decision.right
+      if (events.length === 0) {
+        const handled: Handled<S, E> = { streamId, events, state: loaded.state, version: loaded.version, alreadyHandled: false }
+        return handled
+      }
+      const encoded = encodeAll(events, commandOptions)
+      if (Either.isLeft(encoded)) return yield* Effect.fail(encoded.left)
+      const appended = yield* store.append(streamId, encoded.right, loaded.version)
+      const handled: Handled<S, E> = {
+        streamId,
+        events,
+        state: fold(decider, events, loaded.state),
+        version: appended.nextExpectedVersion,
+        position: appended.position,
+        alreadyHandled: false
+      }
+      return handled
+    })
+
+  const handle = Effect.fn("CommandHandler.handle")(function*(id: string, command: C, commandOptions: CommandOptions = {}) {
+    return yield* attempt(id, command, commandOptions).pipe(
+      Effect.retry({ schedule: retry, while: (error) => error instanceof WrongExpectedVersion })
+    )
+  })
+
+  return { streamIdOf, load, handle }
+}

@@ -1,0 +1,190 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Ref, Schedule, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as t from "io-ts"
+import { CommandHandler, Decider, EventCodec, EventStore, EventStoreMemory } from "es-kernel"
+import * as Account from "../examples/bank/Account.js"
+
+const accounts = CommandHandler.make({
+  decider: Account.decider,
+  codec: Account.codec,
+  category: "account",
+  retry: Schedule.recurs(200)
+})
+
+const open: Account.Command = { type: "OpenAccount", owner: "Ada", initialBalance: 0 }
+
+const events = Effect.fnUntraced(function*(streamId: string) {
+  const store = yield* EventStore.EventStore
+  return yield* Stream.runCollect(store.readStream(streamId))
+})
+
+/**
+ * The real memory store, with every append made to wait for the other fibers first, so
+ * that concurrent handlers really do interleave between load and append. It counts the
+ * conflicts it saw, to prove the retry path ran.
+ */
+const interleaved = (conflicts: Ref.Ref<number>) =>
+  Layer.effect(
+    EventStore.EventStore,
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      return EventStore.EventStore.of({
+        ...store,
+        append: (streamId, batch, expected) =>
+          Effect.yieldNow.pipe(
+            Effect.andThen(store.append(streamId, batch, expected)),
+            Effect.tapErrorTag("WrongExpectedVersion", () => Ref.update(conflicts, (n) => n + 1))
+          )
+      })
+    })
+  ).pipe(Layer.provide(EventStoreMemory.layer))
+
+/** The memory store with a competing writer that deposits before every optimistic append of ours. */
+const contested = Layer.effect(
+  EventStore.EventStore,
+  Effect.gen(function*() {
+    const store = yield* EventStore.EventStore
+    return EventStore.EventStore.of({
+      ...store,
+      append: (streamId, batch, expected) =>
+        typeof expected === "number"
+          ? store.append(streamId, [{ type: "MoneyDeposited", schemaVersion: 2, data: { amount: 1, description: "rival" } }]).pipe(
+            Effect.andThen(store.append(streamId, batch, expected))
+          )
+          : store.append(streamId, batch, expected)
+    })
+  })
+).pipe(Layer.provide(EventStoreMemory.layer))
+
+describe("CommandHandler", () => {
+  it.effect("50 fibers depositing into one account: every deposit lands once, after retries", () =>
+    Effect.gen(function*() {
+      const conflicts = yield* Ref.make(0)
+      yield* Effect.gen(function*() {
+        yield* accounts.handle("shared", open)
+        yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => i + 1),
+          (amount) => accounts.handle("shared", { type: "Deposit", amount }),
+          { concurrency: "unbounded", discard: true }
+        )
+        const { state, version } = yield* accounts.load("shared")
+        expect(state).toEqual({ status: "Open", owner: "Ada", balance: (50 * 51) / 2 })
+        expect(version).toBe(51)
+        const recorded = yield* events("account-shared")
+        expect(recorded.filter((e) => e.type === "MoneyDeposited")).toHaveLength(50)
+      }).pipe(Effect.provide(interleaved(conflicts)))
+      expect(yield* Ref.get(conflicts)).toBeGreaterThan(0)
+    }))
+
+  it.effect("a retried command with the same id appends once and returns the first run's events", () =>
+    Effect.gen(function*() {
+      yield* accounts.handle("a", open)
+      const first = yield* accounts.handle("a", { type: "Deposit", amount: 10 }, { commandId: "cmd-1" })
+      const again = yield* accounts.handle("a", { type: "Deposit", amount: 10 }, { commandId: "cmd-1" })
+      expect(first.alreadyHandled).toBe(false)
+      expect(again.alreadyHandled).toBe(true)
+      expect(again.events).toEqual(first.events)
+      expect(again.version).toBe(2)
+      const recorded = yield* events("account-a")
+      expect(recorded.map((e) => e.eventId)).toEqual([expect.any(String), CommandHandler.eventIdFor("cmd-1", 0)])
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("a stored v1 event loads through the handler as the current type", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append("account-old", [
+        { type: "AccountOpened", data: { owner: "Old", initialBalance: 100 } },
+        { type: "MoneyDeposited", schemaVersion: 1, data: { amount: 50 } }
+      ])
+      const loaded = yield* accounts.load("old")
+      expect(loaded.state).toEqual({ status: "Open", owner: "Old", balance: 150 })
+      const handled = yield* accounts.handle("old", { type: "Deposit", amount: 5, description: "new" })
+      expect(handled.version).toBe(3)
+      const [, v1, v2] = yield* events("account-old")
+      expect(v1?.data).toEqual({ amount: 50 })
+      expect(v1?.schemaVersion).toBe(1)
+      expect(v2?.schemaVersion).toBe(2)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("a rejection is a typed failure and appends nothing", () =>
+    Effect.gen(function*() {
+      yield* accounts.handle("r", { type: "OpenAccount", owner: "R", initialBalance: 100 })
+      const failure = yield* Effect.flip(accounts.handle("r", { type: "Withdraw", amount: 500 }))
+      expect(failure._tag).toBe("Rejected")
+      if (failure._tag === "Rejected") {
+        expect(failure.rejection).toEqual({ type: "InsufficientFunds", balance: 100, amount: 500 })
+        expect(failure.streamId).toBe("account-r")
+      }
+      expect(yield* events("account-r")).toHaveLength(1)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("command metadata flows into every event's metadata", () =>
+    Effect.gen(function*() {
+      yield* accounts.handle("m", open, { commandId: "c-1", correlationId: "req-9", metadata: { user: "ada", ip: "127.0.0.1" } })
+      const [event] = yield* events("account-m")
+      expect(event?.metadata).toEqual({ correlationId: "req-9", causationId: "c-1", commandId: "c-1", user: "ada", ip: "127.0.0.1" })
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("events are stamped by Effect's Clock", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2030, 0, 2, 3, 4, 5))
+      yield* accounts.handle("clock", open)
+      const [event] = yield* events("account-clock")
+      expect(event?.recordedAt.toISOString()).toBe("2030-01-02T03:04:05.000Z")
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("gives up with WrongExpectedVersion when the retries run out", () =>
+    Effect.gen(function*() {
+      const impatient = CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "account", retry: Schedule.recurs(2) })
+      const store = yield* EventStore.EventStore
+      yield* store.append("account-hot", [{ type: "AccountOpened", data: { owner: "Hot", initialBalance: 0 } }])
+      const failure = yield* Effect.flip(impatient.handle("hot", { type: "Deposit", amount: 5 }))
+      expect(failure._tag).toBe("WrongExpectedVersion")
+      // Three attempts, each losing to the rival: three rival deposits, none of ours.
+      const recorded = yield* events("account-hot")
+      expect(recorded.map((e) => e.type === "MoneyDeposited" ? e.data : null).filter((d) => d !== null)).toEqual([
+        { amount: 1, description: "rival" },
+        { amount: 1, description: "rival" },
+        { amount: 1, description: "rival" }
+      ])
+    }).pipe(Effect.provide(contested)))
+
+  it.effect("an undecodable stored payload is a typed error naming the event, and nothing is appended", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append("account-bad", [{ type: "AccountOpened", data: { owner: 42 } }])
+      const failure = yield* Effect.flip(accounts.handle("bad", { type: "Deposit", amount: 5 }))
+      expect(failure._tag).toBe("PayloadDecodeFailed")
+      expect(failure.message).toContain("account-bad@1")
+      expect(yield* events("account-bad")).toHaveLength(1)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("events of unknown types are skipped and reported under the skip policy", () =>
+    Effect.gen(function*() {
+      const lenient = EventCodec.make({ Counted: EventCodec.io(t.type({ n: t.number })) }, { unknownTypes: "skip" })
+      const counter = CommandHandler.make({
+        category: "counter",
+        codec: lenient,
+        decider: {
+          initialState: 0,
+          decide: (n: number) => Decider.accept({ type: "Counted" as const, data: { n } }),
+          evolve: (total: number, event: EventCodec.Event<typeof lenient>) => total + event.data.n
+        }
+      })
+      const store = yield* EventStore.EventStore
+      yield* store.append("counter-1", [{ type: "Counted", data: { n: 2 } }, { type: "FromTheFuture", data: {} }])
+      const loaded = yield* counter.load("1")
+      expect(loaded.state).toBe(2)
+      expect(loaded.version).toBe(2)
+      expect(loaded.skipped).toEqual([{ _tag: "Skipped", streamId: "counter-1", version: 2, type: "FromTheFuture", schemaVersion: 1 }])
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it("derives stable, distinct, UUID-shaped event ids from a command id", () => {
+    const id = CommandHandler.eventIdFor("cmd", 0)
+    expect(id).toBe(CommandHandler.eventIdFor("cmd", 0))
+    expect(id).not.toBe(CommandHandler.eventIdFor("cmd", 1))
+    expect(id).not.toBe(CommandHandler.eventIdFor("cmd2", 0))
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+})
