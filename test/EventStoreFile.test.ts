@@ -1,0 +1,280 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect, Exit, Layer, Stream } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { EventStore } from "../src/EventStore.js"
+import type { NewEvent } from "../src/EventStore.js"
+import * as EventStoreFile from "../src/EventStoreFile.js"
+import { nodeIo } from "../src/internal/file/io.js"
+import type { FileIo } from "../src/internal/file/io.js"
+import { cleanup, spawnScript, tempDirectory, waitForExit, waitForOutput } from "./file/helpers.js"
+
+const directories: Array<string> = []
+const freshDirectory = (): string => {
+  const directory = tempDirectory()
+  directories.push(directory)
+  return directory
+}
+afterEach(() => {
+  for (const directory of directories.splice(0)) cleanup(directory)
+})
+
+type StoreLayer = Layer.Layer<EventStore, unknown>
+
+const run = <A, E>(layer: StoreLayer, program: Effect.Effect<A, E, EventStore>): Promise<A> =>
+  Effect.runPromise(Effect.provide(program, Layer.fresh(layer)))
+
+const runExit = <A, E>(layer: StoreLayer, program: Effect.Effect<A, E, EventStore>) =>
+  Effect.runPromise(Effect.exit(Effect.provide(program, Layer.fresh(layer))))
+
+const event = (type: string, data: unknown, eventId?: string): NewEvent =>
+  eventId === undefined ? { type, data } : { type, data, eventId }
+
+const appendBatches = (count: number, streamId = "order-1") =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    for (let index = 0; index < count; index++) {
+      yield* store.append(streamId, [event("Added", { index }, `${streamId}-e${index}`)], index)
+    }
+  })
+
+const readAllTypes = Effect.gen(function*() {
+  const store = yield* EventStore
+  const events = yield* Stream.runCollect(store.readAll())
+  return events.map((recorded) => `${recorded.streamId}@${recorded.version}`)
+})
+
+const segmentFiles = (directory: string): Array<string> =>
+  fs.readdirSync(directory).filter((name) => name.startsWith("segment-")).sort()
+
+const lastSegment = (directory: string): string => path.join(directory, segmentFiles(directory).at(-1) ?? "missing")
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
+  Exit.isFailure(exit) ? exit.cause.reasons.map((reason) => reason._tag === "Fail" ? reason.error : reason)[0] : undefined
+
+describe("EventStoreFile", () => {
+  describe("durability", () => {
+    it("keeps appended events across a close and reopen", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      await run(layer, appendBatches(3))
+      const events = await run(layer, Effect.gen(function*() {
+        const store = yield* EventStore
+        return {
+          all: yield* Stream.runCollect(store.readAll()),
+          version: yield* store.streamVersion("order-1")
+        }
+      }))
+      expect(events.version).toBe(3)
+      expect(events.all.map((recorded) => [recorded.eventId, recorded.version, recorded.position, recorded.data])).toEqual([
+        ["order-1-e0", 1, 1, { index: 0 }],
+        ["order-1-e1", 2, 2, { index: 1 }],
+        ["order-1-e2", 3, 3, { index: 2 }]
+      ])
+    })
+
+    it("treats a retry of durable events after reopen as idempotent, and a partial overlap as a conflict", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      await run(layer, Effect.gen(function*() {
+        const store = yield* EventStore
+        yield* store.append("order-1", [event("A", 1, "a"), event("B", 2, "b")], "noStream")
+      }))
+      const outcome = await run(layer, Effect.gen(function*() {
+        const store = yield* EventStore
+        const retried = yield* store.append("order-1", [event("A", 1, "a"), event("B", 2, "b")], "noStream")
+        const overlap = yield* Effect.flip(store.append("order-1", [event("B", 2, "b"), event("C", 3, "c")], 2))
+        const version = yield* store.streamVersion("order-1")
+        return { retried, overlap: overlap._tag, version }
+      }))
+      expect(outcome).toEqual({
+        retried: { streamId: "order-1", nextExpectedVersion: 2, position: 2 },
+        overlap: "EventIdConflict",
+        version: 2
+      })
+    })
+
+    it("rolls to a new segment past segmentSize and reads across segments in order", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory, segmentSize: 300 })
+      await run(layer, appendBatches(20))
+      expect(segmentFiles(directory).length).toBeGreaterThan(3)
+      const reopened = await run(layer, Effect.gen(function*() {
+        const store = yield* EventStore
+        const forward = yield* Stream.runCollect(store.readStream("order-1", { from: 5, limit: 3 }))
+        const backward = yield* Stream.runCollect(store.readStream("order-1", { direction: "backward", limit: 2 }))
+        const tail = yield* Stream.runCollect(store.readAll({ from: 18 }))
+        return { forward: forward.map((e) => e.version), backward: backward.map((e) => e.version), tail: tail.map((e) => e.position) }
+      }))
+      expect(reopened).toEqual({ forward: [5, 6, 7], backward: [20, 19], tail: [19, 20] })
+      expect(await Effect.runPromise(EventStoreFile.verify(directory))).toMatchObject({ _tag: "Intact", events: 20 })
+    })
+
+    it("shares one datasync among concurrent appends (group commit)", async () => {
+      const directory = freshDirectory()
+      let syncs = 0
+      const counting: FileIo = { ...nodeIo, datasync: (handle) => (syncs++, nodeIo.datasync(handle)) }
+      const results = await run(
+        EventStoreFile.layerWithIo({ directory }, counting),
+        Effect.gen(function*() {
+          const store = yield* EventStore
+          return yield* Effect.all(
+            Array.from({ length: 200 }, (_, index) => store.append(`order-${index % 10}`, [event("Added", index)])),
+            { concurrency: "unbounded" }
+          )
+        })
+      )
+      expect(results).toHaveLength(200)
+      expect(new Set(results.map((result) => result.position)).size).toBe(200)
+      expect(syncs).toBeGreaterThan(0)
+      expect(syncs).toBeLessThan(20)
+    })
+  })
+
+  describe("recovery", () => {
+    it("truncates a torn last record on open and keeps every complete one", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      await run(layer, appendBatches(3))
+      const file = lastSegment(directory)
+      const size = fs.statSync(file).size
+      fs.truncateSync(file, size - 5)
+      expect(await Effect.runPromise(EventStoreFile.verify(directory))).toMatchObject({ _tag: "TornTail" })
+      expect(await run(layer, readAllTypes)).toEqual(["order-1@1", "order-1@2"])
+      expect(await Effect.runPromise(EventStoreFile.verify(directory))).toMatchObject({ _tag: "Intact", events: 2 })
+      // The store continues after the repaired tail.
+      await run(layer, Effect.gen(function*() {
+        const store = yield* EventStore
+        yield* store.append("order-1", [event("Added", "again")], 2)
+      }))
+      expect(await run(layer, readAllTypes)).toEqual(["order-1@1", "order-1@2", "order-1@3"])
+    })
+
+    it("truncates garbage after the last complete record on open", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      await run(layer, appendBatches(2))
+      const file = lastSegment(directory)
+      const size = fs.statSync(file).size
+      fs.appendFileSync(file, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3]))
+      expect(await run(layer, readAllTypes)).toEqual(["order-1@1", "order-1@2"])
+      expect(fs.statSync(file).size).toBe(size)
+    })
+
+    it("refuses to open a log with a bad record followed by good ones, naming segment and offset", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      await run(layer, appendBatches(3))
+      const file = lastSegment(directory)
+      const bytes = fs.readFileSync(file)
+      const secondRecord = 8 + bytes.readUInt32LE(0)
+      bytes[secondRecord + 40] = (bytes[secondRecord + 40] ?? 0) ^ 0xff
+      fs.writeFileSync(file, bytes)
+
+      const failure = failureOf(await runExit(layer, readAllTypes))
+      expect(failure).toBeInstanceOf(EventStoreFile.FileStoreCorrupt)
+      expect(failure).toMatchObject({ segment: path.basename(file), offset: secondRecord })
+      expect(await Effect.runPromise(EventStoreFile.verify(directory))).toMatchObject({
+        _tag: "Corrupt",
+        segment: path.basename(file),
+        offset: secondRecord
+      })
+      // Nothing was cut: the corrupt store is left for a human to inspect.
+      expect(fs.statSync(file).size).toBe(bytes.length)
+    })
+
+    it("treats a bad record in an older segment as corruption, not a torn tail", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory, segmentSize: 200 })
+      await run(layer, appendBatches(6))
+      const first = path.join(directory, segmentFiles(directory)[0] ?? "missing")
+      fs.truncateSync(first, fs.statSync(first).size - 3)
+      const failure = failureOf(await runExit(layer, readAllTypes))
+      expect(failure).toMatchObject({ _tag: "FileStoreCorrupt", segment: path.basename(first) })
+    })
+  })
+
+  describe("failures", () => {
+    it("fails the append whose datasync failed and every later append, even once syncs work again", async () => {
+      const directory = freshDirectory()
+      let failNext = false
+      const faulty: FileIo = {
+        ...nodeIo,
+        datasync: (handle) => {
+          if (failNext) {
+            failNext = false
+            return Promise.reject(new Error("EIO: injected datasync failure"))
+          }
+          return nodeIo.datasync(handle)
+        }
+      }
+      const outcome = await run(EventStoreFile.layerWithIo({ directory }, faulty), Effect.gen(function*() {
+        const store = yield* EventStore
+        yield* store.append("order-1", [event("Added", 1)])
+        failNext = true
+        const failed = yield* Effect.flip(store.append("order-1", [event("Added", 2)]))
+        const later = yield* Effect.flip(store.append("order-2", [event("Added", 3)]))
+        const version = yield* store.streamVersion("order-1")
+        const visible = yield* Stream.runCollect(store.readAll())
+        return { failed: failed._tag, later: later._tag, version, visible: visible.length }
+      }))
+      expect(outcome).toEqual({ failed: "StorageError", later: "StorageError", version: 1, visible: 1 })
+    })
+
+    it("rejects an invalid append with nothing written", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      const outcome = await run(layer, Effect.gen(function*() {
+        const store = yield* EventStore
+        const notJson = yield* Effect.flip(store.append("order-1", [event("Added", { at: new Date() })]))
+        const empty = yield* Effect.flip(store.append("order-1", []))
+        return [notJson._tag, empty._tag]
+      }))
+      expect(outcome).toEqual(["InvalidAppend", "InvalidAppend"])
+      expect(fs.statSync(lastSegment(directory)).size).toBe(0)
+    })
+  })
+
+  describe("lock", () => {
+    it("refuses a second store on the same directory in the same process", async () => {
+      const directory = freshDirectory()
+      const layer = EventStoreFile.layer({ directory })
+      const failure = await run(layer, Effect.gen(function*() {
+        return failureOf(yield* Effect.exit(Effect.provide(readAllTypes, Layer.fresh(layer))))
+      }))
+      expect(failure).toMatchObject({ _tag: "FileStoreLocked", holderPid: process.pid })
+    })
+
+    it("refuses a writer while another live process holds the store, naming its pid", async () => {
+      const directory = freshDirectory()
+      const child = spawnScript("test/file/holdStore.ts", [directory])
+      try {
+        await waitForOutput(child, "ready")
+        const failure = failureOf(await runExit(EventStoreFile.layer({ directory }), readAllTypes))
+        expect(failure).toBeInstanceOf(EventStoreFile.FileStoreLocked)
+        expect(failure).toMatchObject({ holderPid: child.pid })
+      } finally {
+        child.stdin?.end()
+        await waitForExit(child)
+      }
+      // Once the holder closed the store, the lock is free again.
+      expect(await run(EventStoreFile.layer({ directory }), readAllTypes)).toEqual([])
+    })
+
+    it("reclaims a lock left behind by a process that died", async () => {
+      const directory = freshDirectory()
+      const child = spawnScript("test/file/holdStore.ts", [directory])
+      await waitForOutput(child, "ready")
+      child.kill("SIGKILL")
+      await waitForExit(child)
+      expect(fs.readFileSync(path.join(directory, "LOCK"), "utf8")).toContain(String(child.pid))
+      expect(await run(EventStoreFile.layer({ directory }), readAllTypes)).toEqual([])
+    })
+
+    it("releases the lock when the layer's scope closes", async () => {
+      const directory = freshDirectory()
+      await run(EventStoreFile.layer({ directory }), readAllTypes)
+      expect(fs.existsSync(path.join(directory, "LOCK"))).toBe(false)
+    })
+  })
+})
