@@ -41,24 +41,12 @@ import type { Issues, PayloadCodec, PureSchema } from "./internal/payloadCodec.j
 import { fromIoTs, fromSchema } from "./internal/payloadCodec.js"
 import * as Upcaster from "./Upcaster.js"
 
-export {
-  /**
-   * @since 0.1.0
-   */
-  MissingUpcaster,
-  /**
-   * @since 0.1.0
-   */
-  PayloadDecodeFailed,
-  /**
-   * @since 0.1.0
-   */
-  SchemaVersionTooNew,
-  /**
-   * @since 0.1.0
-   */
-  UpcastFailed
-} from "./Upcaster.js"
+/**
+ * The upcasting errors, re-exported so that one import covers every way decoding fails.
+ *
+ * @since 0.1.0
+ */
+export { MissingUpcaster, PayloadDecodeFailed, SchemaVersionTooNew, UpcastFailed } from "./Upcaster.js"
 
 // ---------------------------------------------------------------------------
 // Definitions: one event type

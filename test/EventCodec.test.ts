@@ -75,6 +75,9 @@ const stored = (type: string, schemaVersion: number, data: Json): EventCodec.Sto
   data
 })
 
+const isJsonObject = (payload: Json): payload is { readonly [key: string]: Json } =>
+  typeof payload === "object" && payload !== null && !Array.isArray(payload)
+
 const leftOf = <E, A>(result: Either.Either<E, A>): E => {
   if (Either.isRight(result)) throw new Error(`expected a Left, got ${JSON.stringify(result.right)}`)
   return result.left
@@ -291,7 +294,7 @@ describe("EventCodec", () => {
     const options = {
       arbitraries,
       oldPayloads: { MoneyDeposited: { 1: fc.record({ amount: finite }) } },
-      migrations: { MoneyDeposited: { 1: (v1: Json): Json => (typeof v1 === "object" && v1 !== null && !Array.isArray(v1) ? { ...v1, currency: "EUR" } : v1) } }
+      migrations: { MoneyDeposited: { 1: (v1: Json): Json => (isJsonObject(v1) ? { ...v1, currency: "EUR" } : v1) } }
     }
 
     for (const law of CodecLaws.laws(codec, options)) {
