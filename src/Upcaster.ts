@@ -256,6 +256,12 @@ export const upcast = (
   event: EventAt,
   from: number = event.schemaVersion
 ): Either.Either<UpcastError, Json> => {
+  if (!isVersion(from)) {
+    // NaN, 0, -1, 1.5: no version of ours, so no step leads out of it.
+    return Either.left(
+      new MissingUpcaster({ ...event, at: { type: chain.type, schemaVersion: from }, currentVersion: chain.version })
+    )
+  }
   if (from > chain.version) {
     return Either.left(new SchemaVersionTooNew({ ...event, currentVersion: chain.version }))
   }
@@ -263,7 +269,7 @@ export const upcast = (
   // the payload holds.
   const steps: Array<Step> = []
   for (let at = from; at < chain.version; at++) {
-    const step = isVersion(at) ? chain.steps.get(at) : undefined
+    const step = chain.steps.get(at)
     if (step === undefined) {
       return Either.left(
         new MissingUpcaster({ ...event, at: { type: chain.type, schemaVersion: at }, currentVersion: chain.version })

@@ -188,7 +188,7 @@ describe("Upcaster", () => {
     })
 
     it("reports a stored schema version that is not a positive integer as a missing step", () => {
-      for (const schemaVersion of [0, -1, 1.5]) {
+      for (const schemaVersion of [0, -1, 1.5, Number.NaN, 3.5]) {
         expect(leftOf(codec.decode(stored("AddressChanged", schemaVersion, {})))).toMatchObject({
           _tag: "MissingUpcaster",
           schemaVersion
