@@ -7,6 +7,7 @@ import type { NewEvent } from "../src/EventStore.js"
 import * as EventStoreFile from "../src/EventStoreFile.js"
 import { nodeIo } from "../src/internal/file/io.js"
 import type { FileIo } from "../src/internal/file/io.js"
+import { conformance } from "./EventStore.conformance.js"
 import { cleanup, spawnScript, tempDirectory, waitForExit, waitForOutput } from "./file/helpers.js"
 
 const directories: Array<string> = []
@@ -18,6 +19,9 @@ const freshDirectory = (): string => {
 afterEach(() => {
   for (const directory of directories.splice(0)) cleanup(directory)
 })
+
+conformance("file", () => EventStoreFile.layer({ directory: freshDirectory() }))
+conformance("file, small segments", () => EventStoreFile.layer({ directory: freshDirectory(), segmentSize: 512 }))
 
 type StoreLayer = Layer.Layer<EventStore, unknown>
 
