@@ -340,4 +340,32 @@ describe("EventCodec", () => {
       expect(() => law?.check()).toThrow(/no upcaster from MoneyDeposited v2 to v3/)
     })
   })
+
+  describe("the example in docs/CODECS.md", () => {
+    const MoneyDepositedV1Doc = t.type({ amount: t.number })
+    const documented = EventCodec.make({
+      AccountOpened: EventCodec.io(t.type({ owner: t.string, initialBalance: t.number })),
+      MoneyDeposited: EventCodec.io(t.type({ amount: t.number, currency: t.string }), {
+        version: 2,
+        upcast: { 1: Upcaster.io(MoneyDepositedV1Doc, (v1) => ({ ...v1, currency: "EUR" })) }
+      }),
+      MoneyWithdrawn: EventCodec.schema(Schema.Struct({ amount: Schema.Number })),
+      AccountClosed: EventCodec.io(t.type({ reason: t.string }), { renamedFrom: { AccountShut: { version: 1 } } })
+    })
+
+    for (const law of CodecLaws.laws(documented, {
+      arbitraries: {
+        AccountOpened: fc.record({ owner: fc.string(), initialBalance: fc.integer() }),
+        MoneyDeposited: fc.record({ amount: fc.integer(), currency: fc.string() }),
+        MoneyWithdrawn: fc.record({ amount: fc.integer() }),
+        AccountClosed: fc.record({ reason: fc.string() })
+      },
+      oldPayloads: {
+        MoneyDeposited: { 1: fc.record({ amount: fc.integer() }) },
+        AccountShut: { 1: fc.record({ reason: fc.string() }) }
+      }
+    })) {
+      it(`obeys the codec laws: ${law.name}`, law.check)
+    }
+  })
 })
