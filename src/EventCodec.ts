@@ -261,7 +261,9 @@ export interface CatalogEntry {
 }
 
 /**
- * The codec of one aggregate's events.
+ * The codec of one aggregate's events. `P` maps each event type name to its payload type
+ * (inferred by `make`; name the events with `EventCodec.Event<typeof codec>`), `U` is the
+ * unknown-type policy.
  *
  * - `encode(event)`: the stored form at the type's current version, or `EncodeFailed`.
  * - `decode(recorded)`: upcast to the current version and decode; pure and deterministic,
