@@ -62,7 +62,7 @@ export const reject = <R>(rejection: R): Either.Either<R, never> => Either.left(
  *
  * @since 0.1.0
  */
-export const isTerminal = <C, S, E, R>(decider: Decider<C, S, E, R>, state: S): boolean =>
+export const isTerminal = <C, S, E, R>(decider: Decider<C, S, E, R>, state: NoInfer<S>): boolean =>
   decider.isTerminal !== undefined && decider.isTerminal(state)
 
 /**
@@ -73,8 +73,8 @@ export const isTerminal = <C, S, E, R>(decider: Decider<C, S, E, R>, state: S): 
  */
 export const fold = <C, S, E, R>(
   decider: Decider<C, S, E, R>,
-  events: Iterable<E>,
-  state: S = decider.initialState
+  events: Iterable<NoInfer<E>>,
+  state: NoInfer<S> = decider.initialState
 ): S => {
   let current = state
   for (const event of events) current = decider.evolve(current, event)
@@ -98,8 +98,8 @@ export interface Outcome<S, E> {
  */
 export const run = <C, S, E, R>(
   decider: Decider<C, S, E, R>,
-  command: C,
-  state: S = decider.initialState
+  command: NoInfer<C>,
+  state: NoInfer<S> = decider.initialState
 ): Either.Either<R, Outcome<S, E>> => {
   const decision = decider.decide(command, state)
   return Either.isLeft(decision)

@@ -62,12 +62,14 @@ export type Command =
 export type Rejection =
   | { readonly type: "AccountAlreadyOpen" }
   | { readonly type: "AccountNotOpen" }
+  | { readonly type: "AccountIsClosed" }
   | { readonly type: "NegativeInitialBalance"; readonly initialBalance: number }
   | { readonly type: "AmountNotPositive"; readonly amount: number }
   | { readonly type: "InsufficientFunds"; readonly balance: number; readonly amount: number }
   | { readonly type: "BalanceNotZero"; readonly balance: number }
 
 export const decide = (command: Command, state: State) => {
+  if (state.status === "Closed") return Decider.reject<Rejection>({ type: "AccountIsClosed" })
   if (command.type === "OpenAccount") {
     if (state.status !== "NotOpen") return Decider.reject<Rejection>({ type: "AccountAlreadyOpen" })
     if (command.initialBalance < 0) {
@@ -113,6 +115,8 @@ export const explain = (rejection: Rejection): string => {
       return "the account is already open"
     case "AccountNotOpen":
       return "the account is not open"
+    case "AccountIsClosed":
+      return "the account is closed"
     case "NegativeInitialBalance":
       return `an initial balance cannot be negative (got ${money(rejection.initialBalance)})`
     case "AmountNotPositive":

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { DeciderLaws, DeciderSpec } from "es-kernel/testing"
@@ -41,17 +44,46 @@ describe("bank account", () => {
     for (const law of DeciderLaws.laws(Account.decider, { commands: command })) it(law.name, law.check)
   })
 
-  it("example prints the trace with every rejection explained, the idempotent retry and the v1 upcast", async () => {
+  it("a closed account accepts nothing", () => {
+    const emptied: Account.Event = { type: "MoneyWithdrawn", data: { amount: 10_000, description: "" } }
+    const closed: Account.Event = { type: "AccountClosed", data: { reason: "r" } }
+    spec.given([opened, emptied, closed]).when({ type: "Deposit", amount: 1 }).thenRejectedWith({ type: "AccountIsClosed" })
+    spec.given([opened, emptied, closed]).when({ type: "OpenAccount", owner: "Ada", initialBalance: 1 }).thenRejectedWith({ type: "AccountIsClosed" })
+  })
+
+  it("example prints the trace with every rejection explained, the retry, the v1 upcast and the read models", async () => {
     const output = await runExample("examples/bank-account.ts")
+    expect(output).toContain("bank account example on the memory store\n0 account events from earlier runs")
+    expect(output).toContain("> ada: deposit 10.00\n  rejected: the account is not open")
     expect(output).toContain("> ada: open for Ada with -5.00\n  rejected: an initial balance cannot be negative (got -5.00)")
-    expect(output).toContain("rejected: the amount must be positive (got 0.00)")
-    expect(output).toContain("rejected: insufficient funds: balance 125.50, asked for 500.00")
     expect(output).toContain("rejected: the account is already open")
-    expect(output).toContain("> ada: deposit 1.00\n  rejected: the account is not open")
+    expect(output).toContain("rejected: the amount must be positive (got 0.00)")
+    expect(output).toContain("rejected: the amount must be positive (got -1.00)")
+    expect(output).toContain("rejected: insufficient funds: balance 125.50, asked for 500.00")
     expect(output).toContain('+ MoneyWithdrawn {"amount":4000,"description":"rent"}\n  = open, Ada, balance 85.50 (version 3)')
-    expect(output).toContain("retry of bob-open: already handled = true, version still 1")
+    expect(output).toContain("> cy: deposit 1.00\n  rejected: the account is closed")
+    expect(output).toContain("already handled by an earlier run: nothing appended\n  = open, Bob, balance 20.00 (version 1)")
     expect(output).toContain('stored:  MoneyDeposited v1 {"amount":700}\n  read as: MoneyDeposited v2 {"amount":700,"description":""}')
-    expect(output).toContain("bob: open, Bob, balance 27.00 (version 2)")
+    expect(output).toContain("  ada  Ada     85.50 open\n  cy   Cy       0.00 closed\n  bob  Bob     27.00 open")
+    expect(output).toContain("    v2 deposit       25.50 salary\n    v3 withdrawal    40.00 rent")
     expect(output).toContain("replay matches the handler's state: true")
+    expect(output).toContain("replay matches the balances read model: true")
+  })
+
+  it("example continues its history on a file store", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "es-kernel-bank-"))
+    try {
+      const first = await runExample("examples/bank-account.ts", ["--store", `file:${directory}`])
+      expect(first).toContain("0 account events from earlier runs")
+      expect(first).toContain("  ada  Ada     85.50 open")
+      const second = await runExample("examples/bank-account.ts", ["--store", `file:${directory}`])
+      expect(second).toContain("9 account events from earlier runs")
+      expect(second).toContain("> ada: deposit 10.00\n  + MoneyDeposited")
+      expect(second).toContain("  ada  Ada     81.00 open")
+      expect(second).toContain("    v6 withdrawal    40.00 rent")
+      expect(second).toContain("replay matches the balances read model: true")
+    } finally {
+      await rm(directory, { recursive: true, force: true })
+    }
   })
 })
