@@ -101,6 +101,17 @@ export interface Loaded<S> {
 }
 
 /**
+ * Time travel: load the state as it was at a version, or at a moment (every event recorded
+ * at or before `at`). Both may be given; the earlier bound wins. Default: now.
+ *
+ * @since 0.1.0
+ */
+export interface LoadOptions {
+  readonly version?: number
+  readonly at?: Date
+}
+
+/**
  * A handled command.
  *
  * - `events`: the events it appended — or, with `alreadyHandled`, the events an earlier
@@ -175,7 +186,7 @@ export const eventIdFor = (commandId: string, index: number): string => {
  */
 export interface CommandHandler<C, S, E, R> {
   readonly streamIdOf: (id: string) => string
-  readonly load: (id: string) => Effect.Effect<Loaded<S>, LoadError, EventStore>
+  readonly load: (id: string, upTo?: LoadOptions) => Effect.Effect<Loaded<S>, LoadError, EventStore>
   readonly handle: (id: string, command: C, options?: CommandOptions) => Effect.Effect<Handled<S, E>, HandleError<R>, EventStore>
 }
 
@@ -194,7 +205,11 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
   const retry = options.retry ?? defaultRetry
   const streamIdOf = (id: string): string => `${options.category}-${id}`
 
-  const replay = (streamId: string, commandId: string | undefined): Effect.Effect<Replayed<S, E>, LoadError, EventStore> =>
+  const replay = (
+    streamId: string,
+    commandId: string | undefined,
+    upTo: LoadOptions = {}
+  ): Effect.Effect<Replayed<S, E>, LoadError, EventStore> =>
     Effect.gen(function*() {
       const store = yield* EventStore
       let state = decider.initialState
@@ -218,7 +233,9 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
         state = decider.evolve(state, event)
         return undefined
       }
-      yield* store.readStream(streamId).pipe(
+      const { at } = upTo
+      const events = store.readStream(streamId, upTo.version === undefined ? {} : { to: upTo.version })
+      yield* (at === undefined ? events : Stream.takeWhile(events, (recorded) => recorded.recordedAt <= at)).pipe(
         Stream.runForEachArray((chunk) => {
           for (const recorded of chunk) {
             const failure = apply(recorded)
@@ -230,8 +247,8 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
       return { streamId, state, version, skipped, previous }
     })
 
-  const load = (id: string) =>
-    Effect.map(replay(streamIdOf(id), undefined), ({ state, streamId, version, skipped }) => ({ streamId, state, version, skipped }))
+  const load = (id: string, upTo: LoadOptions = {}) =>
+    Effect.map(replay(streamIdOf(id), undefined, upTo), ({ state, streamId, version, skipped }) => ({ streamId, state, version, skipped }))
 
   const metadataFor = (commandOptions: CommandOptions): Metadata => {
     const { commandId, metadata } = commandOptions

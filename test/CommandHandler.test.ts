@@ -180,6 +180,24 @@ describe("CommandHandler", () => {
       expect(loaded.skipped).toEqual([{ _tag: "Skipped", streamId: "counter-1", version: 2, type: "FromTheFuture", schemaVersion: 1 }])
     }).pipe(Effect.provide(EventStoreMemory.layer)))
 
+  it.effect("loads the state as it was at an earlier version or an earlier moment", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2030, 0, 1))
+      yield* accounts.handle("tt", open)
+      yield* TestClock.setTime(Date.UTC(2030, 0, 2))
+      yield* accounts.handle("tt", { type: "Deposit", amount: 10 })
+      yield* TestClock.setTime(Date.UTC(2030, 0, 3))
+      yield* accounts.handle("tt", { type: "Deposit", amount: 20 })
+      const atVersion2 = yield* accounts.load("tt", { version: 2 })
+      expect(atVersion2.version).toBe(2)
+      expect(atVersion2.state).toEqual({ status: "Open", owner: "Ada", balance: 10 })
+      const onJanuary2 = yield* accounts.load("tt", { at: new Date(Date.UTC(2030, 0, 2, 12)) })
+      expect(onJanuary2.state).toEqual({ status: "Open", owner: "Ada", balance: 10 })
+      const beforeOpening = yield* accounts.load("tt", { at: new Date(Date.UTC(2029, 11, 31)) })
+      expect(beforeOpening).toMatchObject({ version: 0, state: { status: "NotOpen" } })
+      expect((yield* accounts.load("tt")).state).toEqual({ status: "Open", owner: "Ada", balance: 30 })
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
   it("derives stable, distinct, UUID-shaped event ids from a command id", () => {
     const id = CommandHandler.eventIdFor("cmd", 0)
     expect(id).toBe(CommandHandler.eventIdFor("cmd", 0))
