@@ -36,8 +36,6 @@ import type {
   AppendResult,
   EventFilter,
   ExpectedVersion,
-  Json,
-  Metadata,
   NewEvent,
   Position,
   ReadAllOptions,
@@ -45,7 +43,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "./EventStore.js"
-import { copyJson, copyMetadata, NotJson } from "./internal/json.js"
+import { copyJson, copyMetadata, emptyMetadata, NotJson } from "./internal/json.js"
 import * as Subscription from "./internal/subscription.js"
 
 // How many events one chunk of a read carries: large enough that per-chunk overhead
@@ -73,6 +71,7 @@ class ShardedMap<V> {
     }
     return undefined
   }
+  size = 0
   // Only for keys not yet present: entries are never replaced.
   add(key: string, value: V): void {
     if (this.current.size >= shardCapacity) {
@@ -80,6 +79,7 @@ class ShardedMap<V> {
       this.shards.push(this.current)
     }
     this.current.set(key, value)
+    this.size++
   }
 }
 
@@ -96,47 +96,56 @@ const isExpectedVersion = (value: unknown): value is ExpectedVersion =>
 const describeExpected = (value: unknown): string =>
   typeof value === "number" ? String(value) : typeof value === "string" ? JSON.stringify(value) : typeof value
 
-/** An event that passed validation, not yet placed in the log. */
-interface Draft {
-  readonly eventId: string | undefined
-  readonly type: string
-  readonly data: Json
-  readonly metadata: Metadata
-  readonly schemaVersion: number
-}
-
 const invalid = (streamId: string, reason: string) => Effect.fail(new InvalidAppend({ streamId, reason }))
 
-// Returns the drafts, or the reason the batch is malformed.
-const draftBatch = (events: ReadonlyArray<NewEvent>): Array<Draft> | string => {
-  const drafts = new Array<Draft>(events.length)
+// Why the batch's events are malformed, ignoring their data and metadata, or undefined.
+// Cheap enough to run before the expected version is checked.
+const malformedShape = (events: ReadonlyArray<NewEvent>): string | undefined => {
   for (let index = 0; index < events.length; index++) {
     const event = events[index]
-    const at = `event ${index}`
-    if (typeof event !== "object" || event === null) return `${at} is not an object`
+    if (typeof event !== "object" || event === null) return `event ${index} is not an object`
     const { type, eventId, schemaVersion } = event
-    if (typeof type !== "string" || type.length === 0) return `${at}: type must be a non-empty string`
+    if (typeof type !== "string" || type.length === 0) return `event ${index}: type must be a non-empty string`
     if (eventId !== undefined && (typeof eventId !== "string" || eventId.length === 0)) {
-      return `${at}: eventId must be a non-empty string when given`
+      return `event ${index}: eventId must be a non-empty string when given`
     }
     if (schemaVersion !== undefined && !(isCount(schemaVersion) && schemaVersion >= 1)) {
-      return `${at}: schemaVersion must be a positive integer, got ${String(schemaVersion)}`
+      return `event ${index}: schemaVersion must be a positive integer, got ${String(schemaVersion)}`
     }
-    const data = copyJson(event.data, "data")
-    if (data instanceof NotJson) return `${at}: ${data.message}`
-    const metadata = copyMetadata(event.metadata)
-    if (metadata instanceof NotJson) return `${at}: ${metadata.message}`
-    drafts[index] = { eventId, type, data, metadata, schemaVersion: schemaVersion ?? 1 }
   }
-  if (drafts.length > 1) {
+  if (events.length > 1) {
     const seen = new Set<string>()
-    for (const draft of drafts) {
-      if (draft.eventId === undefined) continue
-      if (seen.has(draft.eventId)) return `event id ${draft.eventId} appears twice in the batch`
-      seen.add(draft.eventId)
+    for (const { eventId } of events) {
+      if (eventId === undefined) continue
+      if (seen.has(eventId)) return `event id ${eventId} appears twice in the batch`
+      seen.add(eventId)
     }
   }
-  return drafts
+  return undefined
+}
+
+// Why some event's data or metadata is not JSON, or undefined. The append copies them
+// anyway when it records the batch; this is for an append refused before that point, so
+// that malformed input is reported as such whatever else is wrong.
+const malformedJson = (events: ReadonlyArray<NewEvent>): string | undefined => {
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index]
+    const data = copyJson(event?.data, "data")
+    if (data instanceof NotJson) return `event ${index}: ${data.message}`
+    const metadata = copyMetadata(event?.metadata)
+    if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
+  }
+  return undefined
+}
+
+// A refusal for a well-formed batch; a malformed one is refused as malformed instead.
+const refuse = (
+  streamId: string,
+  events: ReadonlyArray<NewEvent>,
+  error: WrongExpectedVersion | EventIdConflict
+): Effect.Effect<never, AppendError> => {
+  const malformed = malformedJson(events)
+  return malformed === undefined ? Effect.fail(error) : invalid(streamId, malformed)
 }
 
 const expectationHolds = (expected: ExpectedVersion, current: number): boolean =>
@@ -206,39 +215,65 @@ const matcher = (filter: EventFilter | undefined): ((event: RecordedEvent) => bo
 export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
   const log: Array<RecordedEvent> = []
   const streams = new ShardedMap<Array<RecordedEvent>>()
-  const byEventId = new ShardedMap<RecordedEvent>()
+  // Caller-chosen event id → position.
+  const byEventId = new ShardedMap<Position>()
   // Created only when a subscriber has caught up and waits; completed and dropped by the
   // next append, so appends with nobody waiting pay nothing for it.
   let wakeUp: Deferred.Deferred<void> | undefined
 
+  // Generated event ids are this store's random UUID prefix followed by the position in
+  // 12 hex digits: still UUID-shaped and unique, but found from the log by position, so
+  // only caller-chosen ids need an entry in `byEventId`.
+  const idPrefix = globalThis.crypto.randomUUID().slice(0, 24)
+
+  // `undefined` when a caller already chose the id this position would get.
+  const generateId = (position: Position): string | undefined => {
+    const id = idPrefix + position.toString(16).padStart(12, "0")
+    return byEventId.size === 0 || byEventId.get(id) === undefined ? id : undefined
+  }
+
+  const recordedById = (eventId: string): RecordedEvent | undefined => {
+    const chosen = byEventId.get(eventId)
+    if (chosen !== undefined) return log[chosen - 1]
+    if (eventId.length !== idPrefix.length + 12 || !eventId.startsWith(idPrefix)) return undefined
+    const event = log[Number.parseInt(eventId.slice(idPrefix.length), 16) - 1]
+    return event !== undefined && event.eventId === eventId ? event : undefined
+  }
+
+  // The outcome when some of the batch's ids are already recorded: the original result
+  // for a faithful retry, a conflict otherwise. `undefined` when none is recorded.
   const retry = (
     streamId: string,
-    drafts: ReadonlyArray<Draft>,
+    events: ReadonlyArray<NewEvent>,
     expected: ExpectedVersion
   ): Effect.Effect<AppendResult, AppendError> | undefined => {
     let recorded: Array<string> | undefined
-    for (const draft of drafts) {
-      if (draft.eventId !== undefined && byEventId.get(draft.eventId) !== undefined) {
-        ;(recorded ??= []).push(draft.eventId)
-      }
+    let first: RecordedEvent | undefined
+    for (const { eventId } of events) {
+      if (eventId === undefined) continue
+      const found = recordedById(eventId)
+      if (found === undefined) continue
+      first ??= found
+      ;(recorded ??= []).push(eventId)
     }
-    if (recorded === undefined) return undefined
-    const conflict = Effect.fail(new EventIdConflict({ streamId, eventIds: recorded }))
-    if (recorded.length !== drafts.length) return conflict
-    const firstId = recorded[0]
-    const first = firstId === undefined ? undefined : byEventId.get(firstId)
+    if (recorded === undefined || first === undefined) return undefined
+    const conflict = new EventIdConflict({ streamId, eventIds: recorded })
     const stream = streams.get(streamId)
-    if (first === undefined || stream === undefined || first.streamId !== streamId) return conflict
-    if (!retryStartsAt(expected, first.version)) return conflict
+    if (
+      recorded.length !== events.length || stream === undefined || first.streamId !== streamId ||
+      !retryStartsAt(expected, first.version)
+    ) return refuse(streamId, events, conflict)
     let last = first
-    for (let index = 0; index < drafts.length; index++) {
+    for (let index = 0; index < events.length; index++) {
       const event = stream[first.version - 1 + index]
-      const draft = drafts[index]
-      if (event === undefined || draft === undefined || event.eventId !== draft.eventId || event.type !== draft.type) {
-        return conflict
+      const retried = events[index]
+      if (event === undefined || retried === undefined || event.eventId !== retried.eventId || event.type !== retried.type) {
+        return refuse(streamId, events, conflict)
       }
       last = event
     }
+    const malformed = malformedJson(events)
+    if (malformed !== undefined) return invalid(streamId, malformed)
     return Effect.succeed({ streamId, nextExpectedVersion: last.version, position: last.position })
   }
 
@@ -260,50 +295,69 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
         }`
       )
     }
-    const drafts = draftBatch(events)
-    if (typeof drafts === "string") return invalid(streamId, drafts)
+    const malformed = malformedShape(events)
+    if (malformed !== undefined) return invalid(streamId, malformed)
 
-    const idempotent = retry(streamId, drafts, expected)
+    const idempotent = retry(streamId, events, expected)
     if (idempotent !== undefined) return idempotent
 
     const stream = streams.get(streamId)
     const current = stream === undefined ? 0 : stream.length
     if (!expectationHolds(expected, current)) {
-      return Effect.fail(new WrongExpectedVersion({ streamId, expected, actual: current }))
+      return refuse(streamId, events, new WrongExpectedVersion({ streamId, expected, actual: current }))
     }
 
-    // Nothing below can fail, so the batch becomes visible whole or not at all.
-    const target = stream ?? []
-    if (stream === undefined) streams.add(streamId, target)
-    let recorded: RecordedEvent | undefined
-    for (let index = 0; index < drafts.length; index++) {
-      const draft = drafts[index]
-      if (draft === undefined) continue
-      recorded = Object.freeze<RecordedEvent>({
-        eventId: draft.eventId ?? globalThis.crypto.randomUUID(),
+    // Copy everything before recording anything: a batch is visible whole or not at all.
+    const count = events.length
+    const base = log.length
+    const recorded = new Array<RecordedEvent>(count)
+    // Positions (batch indices) of the events whose ids must go into `byEventId`.
+    let indexed: Array<number> | undefined
+    for (let index = 0; index < count; index++) {
+      const event = events[index]
+      if (event === undefined) return invalid(streamId, `event ${index} is missing`)
+      const data = copyJson(event.data, "data")
+      if (data instanceof NotJson) return invalid(streamId, `event ${index}: ${data.message}`)
+      const metadata = event.metadata === undefined ? emptyMetadata : copyMetadata(event.metadata)
+      if (metadata instanceof NotJson) return invalid(streamId, `event ${index}: ${metadata.message}`)
+      const position = base + index + 1
+      let eventId = event.eventId ?? generateId(position)
+      if (event.eventId !== undefined || eventId === undefined) {
+        eventId ??= globalThis.crypto.randomUUID()
+        ;(indexed ??= []).push(index)
+      }
+      recorded[index] = Object.freeze<RecordedEvent>({
+        eventId,
         streamId,
-        type: draft.type,
-        data: draft.data,
-        metadata: draft.metadata,
+        type: event.type,
+        data,
+        metadata,
         version: current + index + 1,
-        position: log.length + 1,
-        schemaVersion: draft.schemaVersion,
+        position,
+        schemaVersion: event.schemaVersion ?? 1,
         recordedAt: new Date(now)
       })
-      log.push(recorded)
-      target.push(recorded)
-      byEventId.add(recorded.eventId, recorded)
+    }
+    const target = stream ?? []
+    if (stream === undefined) streams.add(streamId, target)
+    for (let index = 0; index < count; index++) {
+      const event = recorded[index]
+      if (event === undefined) continue
+      log.push(event)
+      target.push(event)
+    }
+    if (indexed !== undefined) {
+      for (const index of indexed) {
+        const event = recorded[index]
+        if (event !== undefined) byEventId.add(event.eventId, event.position)
+      }
     }
     if (wakeUp !== undefined) {
       const waiting = wakeUp
       wakeUp = undefined
       Deferred.doneUnsafe(waiting, Effect.void)
     }
-    return Effect.succeed({
-      streamId,
-      nextExpectedVersion: current + drafts.length,
-      position: recorded === undefined ? log.length : recorded.position
-    })
+    return Effect.succeed({ streamId, nextExpectedVersion: current + count, position: base + count })
   }
 
   const append = (

@@ -30,10 +30,9 @@ export class NotJson {
 // from overflowing the call stack.
 const maxDepth = 512
 
-// Thrown inside the walk and turned into a `NotJson` result at the top, so the happy
-// path carries no result wrappers. `keys` is filled innermost-first while unwinding.
+// Thrown inside the walk and caught at the top, so the happy path carries no result
+// wrappers and no per-property try/catch. The path is only worked out after a refusal.
 class Refusal {
-  readonly keys: Array<string | number> = []
   constructor(readonly reason: string) {}
 }
 
@@ -64,7 +63,21 @@ const setKey = (target: Record<string, Json>, key: string, value: Json): void =>
   }
 }
 
-const walk = (value: unknown, ancestors: Array<object>): Json => {
+// The objects and arrays being walked, outermost first: a value already on it is a cycle.
+// Shared by every walk (they are synchronous) and trimmed back at the end of each.
+const ancestors: Array<object> = []
+
+// What a composite value is, or why it cannot be JSON.
+const classify = (value: object): "array" | "object" | Refusal => {
+  if (ancestors.includes(value)) return new Refusal("a cycle is not JSON")
+  if (ancestors.length >= maxDepth) return new Refusal(`nested deeper than ${maxDepth} levels`)
+  if (Array.isArray(value)) {
+    return Object.getPrototypeOf(value) === Array.prototype ? "array" : new Refusal(describe(value))
+  }
+  return isPlainObject(value) ? "object" : new Refusal(describe(value))
+}
+
+const walk = (value: unknown): Json => {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -75,37 +88,22 @@ const walk = (value: unknown, ancestors: Array<object>): Json => {
       return value === 0 ? 0 : value
     case "object": {
       if (value === null) return null
-      if (ancestors.includes(value)) throw new Refusal("a cycle is not JSON")
-      if (ancestors.length >= maxDepth) throw new Refusal(`nested deeper than ${maxDepth} levels`)
-      if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) throw new Refusal(describe(value))
-        ancestors.push(value)
-        const length = value.length
+      const kind = classify(value)
+      if (kind instanceof Refusal) throw kind
+      ancestors.push(value)
+      if (kind === "array") {
+        const source: ReadonlyArray<unknown> = Array.isArray(value) ? value : []
+        const length = source.length
         const copy = new Array<Json>(length)
-        for (let index = 0; index < length; index++) {
-          try {
-            copy[index] = walk(value[index], ancestors)
-          } catch (refusal) {
-            if (refusal instanceof Refusal) refusal.keys.push(index)
-            throw refusal
-          }
-        }
+        for (let index = 0; index < length; index++) copy[index] = walk(source[index])
         ancestors.pop()
         return Object.freeze(copy)
       }
-      if (!isPlainObject(value)) throw new Refusal(describe(value))
-      ancestors.push(value)
       const copy: Record<string, Json> = {}
       for (const key in value) {
         // for-in also visits inherited enumerable keys; a plain object has none unless
         // Object.prototype has been polluted.
-        if (!Object.prototype.hasOwnProperty.call(value, key)) continue
-        try {
-          setKey(copy, key, walk(Reflect.get(value, key), ancestors))
-        } catch (refusal) {
-          if (refusal instanceof Refusal) refusal.keys.push(key)
-          throw refusal
-        }
+        if (Object.prototype.hasOwnProperty.call(value, key)) setKey(copy, key, walk(Reflect.get(value, key)))
       }
       ancestors.pop()
       return Object.freeze(copy)
@@ -117,26 +115,48 @@ const walk = (value: unknown, ancestors: Array<object>): Json => {
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-const pathOf = (root: string, keys: ReadonlyArray<string | number>): string => {
-  let path = root
-  for (let index = keys.length - 1; index >= 0; index--) {
-    const key = keys[index]
-    path += typeof key === "number"
-      ? `[${key}]`
-      : key !== undefined && identifier.test(key)
-      ? `.${key}`
-      : `[${JSON.stringify(key)}]`
+const child = (path: string, key: string | number): string =>
+  typeof key === "number" ? `${path}[${key}]` : identifier.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+
+// The slow second look after a refusal: the same rules, tracking the path to the first
+// offending part. Runs on a failed append only.
+const locate = (value: unknown, path: string): NotJson | undefined => {
+  if (typeof value === "string" || typeof value === "boolean" || value === null) return undefined
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : new NotJson(path, describe(value))
+  if (typeof value !== "object") return new NotJson(path, describe(value))
+  const kind = classify(value)
+  if (kind instanceof Refusal) return new NotJson(path, kind.reason)
+  ancestors.push(value)
+  let found: NotJson | undefined
+  if (kind === "array" && Array.isArray(value)) {
+    for (let index = 0; index < value.length && found === undefined; index++) {
+      found = locate(value[index], child(path, index))
+    }
+  } else {
+    for (const key in value) {
+      if (found !== undefined) break
+      if (Object.prototype.hasOwnProperty.call(value, key)) found = locate(Reflect.get(value, key), child(path, key))
+    }
   }
-  return path
+  ancestors.pop()
+  return found
 }
 
-const run = <A>(root: string, body: () => A): A | NotJson => {
+const run = <A>(root: string, body: () => A, relocate: () => NotJson | undefined): A | NotJson => {
+  const depth = ancestors.length
   try {
     return body()
   } catch (refusal) {
-    if (refusal instanceof Refusal) return new NotJson(pathOf(root, refusal.keys), refusal.reason)
+    ancestors.length = depth
     // A throwing getter or proxy trap: the value cannot be read, so it cannot be stored.
-    return new NotJson(root, `reading the value threw: ${String(refusal)}`)
+    if (!(refusal instanceof Refusal)) return new NotJson(root, `reading the value threw: ${String(refusal)}`)
+    try {
+      return relocate() ?? new NotJson(root, refusal.reason)
+    } catch (thrown) {
+      return new NotJson(root, `reading the value threw: ${String(thrown)}`)
+    } finally {
+      ancestors.length = depth
+    }
   }
 }
 
@@ -148,7 +168,7 @@ const run = <A>(root: string, body: () => A): A | NotJson => {
  *
  * @internal
  */
-export const copyJson = (value: unknown, root = "value"): Json | NotJson => run(root, () => walk(value, []))
+export const copyJson = (value: unknown, root = "value"): Json | NotJson => run(root, () => walk(value), () => locate(value, root))
 
 /**
  * Validates and freezes event metadata: it must be a plain object of JSON values. A key
@@ -163,20 +183,24 @@ export const copyMetadata = (value: unknown, root = "metadata"): Metadata | NotJ
     return new NotJson(root, "metadata must be a plain object")
   }
   return run(root, () => {
-    const ancestors: Array<object> = [value]
     const copy: Record<string, Json> = {}
+    ancestors.push(value)
     for (const key in value) {
       if (!Object.prototype.hasOwnProperty.call(value, key)) continue
       const field: unknown = Reflect.get(value, key)
-      if (field === undefined) continue
-      try {
-        setKey(copy, key, walk(field, ancestors))
-      } catch (refusal) {
-        if (refusal instanceof Refusal) refusal.keys.push(key)
-        throw refusal
-      }
+      if (field !== undefined) setKey(copy, key, walk(field))
     }
+    ancestors.pop()
     return Object.freeze(copy)
+  }, () => {
+    ancestors.push(value)
+    for (const key in value) {
+      if (!Object.prototype.hasOwnProperty.call(value, key)) continue
+      const field: unknown = Reflect.get(value, key)
+      const found = field === undefined ? undefined : locate(field, child(root, key))
+      if (found !== undefined) return found
+    }
+    return undefined
   })
 }
 
