@@ -28,8 +28,9 @@ export const suites: { readonly [name: string]: Suite } = {
   memory: {
     description: "es-kernel's memory layer vs Emmett's in-memory event store",
     targets: async () => {
+      const { eskernelMemory } = await import("./targets/eskernel-memory.js")
       const { emmettMemory } = await import("./targets/emmett-memory.js")
-      return [emmettMemory]
+      return [eskernelMemory, emmettMemory]
     },
     bar: {
       W1: { minRate: 1_000_000, minRatio: 10 },
