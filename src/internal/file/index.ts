@@ -86,6 +86,13 @@ export class IdTable {
   private hashes = new Uint32Array(4096)
   private positions = new Float64Array(4096)
 
+  /** Makes room for `count` more ids without rehashing as they arrive. */
+  reserve(count: number): void {
+    let capacity = this.positions.length
+    while ((this.size + count) * 2 > capacity) capacity *= 2
+    if (capacity > this.positions.length) this.resize(capacity)
+  }
+
   insert(hash: number, position: number): void {
     if ((this.size + 1) * 2 > this.positions.length) this.resize(this.positions.length * 2)
     this.place(hash, position)

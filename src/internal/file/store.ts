@@ -69,7 +69,7 @@ import type { StreamEntry } from "./index.js"
 import type { FileIo } from "./io.js"
 import { writeFully } from "./io.js"
 import { acquireLock } from "./lock.js"
-import { listSegments, scanSegments, segmentName } from "./segments.js"
+import { estimateEvents, listSegments, scanSegments, segmentName } from "./segments.js"
 import type { ScanOutcome } from "./segments.js"
 
 /**
@@ -111,9 +111,10 @@ const readChunkBytes = 4 * 1024 * 1024
  *
  * @internal
  */
-export const makeIndex = () => {
+export const makeIndex = (expectedEvents = 0) => {
   const table = new RecordTable()
   const ids = new IdTable()
+  ids.reserve(expectedEvents)
   const streams = new Map<string, StreamEntry>()
   const streamList: Array<StreamEntry> = []
   const index = { table, ids, streams, streamList, nextPosition: 1 }
@@ -290,7 +291,10 @@ export const openStore = (
 
     // -- scan and repair ----------------------------------------------------------
     const segments = yield* Effect.tryPromise({ try: () => listSegments(directory), catch: toStorageError(`listing ${directory}`) })
-    const { index, visit } = makeIndex()
+    const { index, visit } = makeIndex(yield* Effect.tryPromise({
+      try: () => estimateEvents(directory, segments),
+      catch: toStorageError(`reading ${directory}`)
+    }))
     const outcome: ScanOutcome = yield* Effect.tryPromise({
       try: () => scanSegments(directory, segments, visit),
       catch: toStorageError(`reading ${directory}`)
