@@ -8,6 +8,7 @@ import * as EventStoreFile from "../src/EventStoreFile.js"
 import { nodeIo } from "../src/internal/file/io.js"
 import type { FileIo } from "../src/internal/file/io.js"
 import { conformance } from "./EventStore.conformance.js"
+import { modelTest } from "./EventStore.model.js"
 import { cleanup, spawnScript, tempDirectory, waitForExit, waitForOutput } from "./file/helpers.js"
 
 const directories: Array<string> = []
@@ -22,6 +23,7 @@ afterEach(() => {
 
 conformance("file", () => EventStoreFile.layer({ directory: freshDirectory() }))
 conformance("file, small segments", () => EventStoreFile.layer({ directory: freshDirectory(), segmentSize: 512 }))
+modelTest("file", () => EventStoreFile.layer({ directory: freshDirectory(), segmentSize: 4096 }), { numRuns: 50 })
 
 type StoreLayer = Layer.Layer<EventStore, unknown>
 
