@@ -4,8 +4,10 @@ import { TestClock } from "effect/testing"
 import { EventStore } from "../src/EventStore.js"
 import * as EventStoreMemory from "../src/EventStoreMemory.js"
 import { conformance, events } from "./EventStore.conformance.js"
+import { modelTest } from "./EventStore.model.js"
 
 conformance("memory", () => EventStoreMemory.layer)
+modelTest("memory", () => EventStoreMemory.layer)
 
 describe("EventStoreMemory", () => {
   it.effect("stamps recordedAt with the Effect clock", () =>

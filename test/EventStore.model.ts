@@ -1,0 +1,512 @@
+/**
+ * Model-based test of an EventStore layer: random histories of appends (right and wrong
+ * expected versions, chosen and generated ids, retries, malformed input) and reads, each
+ * answer compared with a small pure model of the contract.
+ *
+ * ```ts
+ * modelTest("memory", () => EventStoreMemory.layer)
+ * modelTest("file", () => EventStoreFile.layer({ directory: freshTempDirectory() }), { numRuns: 50 })
+ * ```
+ *
+ * `makeLayer` is called once per generated history and must give a fresh, empty store.
+ *
+ * The model pins down what the conformance suite leaves to judgement, so every layer
+ * answers alike:
+ * - malformed input (shape, duplicate ids in the batch, non-JSON data or metadata) is
+ *   `InvalidAppend` whatever else is wrong with the append;
+ * - when some of the batch's ids are recorded anywhere, the answer is decided by them: the
+ *   original result if the batch is exactly a recorded run of this stream, with the same
+ *   types, starting where the expected version says; otherwise `EventIdConflict` listing
+ *   the recorded ids in batch order. Only then is the expected version checked.
+ * - positions are opaque but strictly increasing in the model's global order.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Stream } from "effect"
+import type { Layer } from "effect"
+import * as fc from "fast-check"
+import { categoryOf, EventStore } from "../src/EventStore.js"
+import type {
+  AppendError,
+  AppendResult,
+  EventFilter,
+  ExpectedVersion,
+  Json,
+  NewEvent,
+  Position,
+  ReadError,
+  RecordedEvent
+} from "../src/EventStore.js"
+
+// ---------------------------------------------------------------------------
+// Operations
+// ---------------------------------------------------------------------------
+
+// "orderline-1" shares a prefix with the category "order" without belonging to it.
+const streamNames = ["order-1", "order-2", "invoice-1", "audit", "orderline-1"] as const
+const typeNames = ["Placed", "Paid", "Shipped"] as const
+const idPool = ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5", "id-6", "id-7"] as const
+
+interface GeneratedEvent {
+  readonly type: string
+  readonly data: Json
+  readonly eventId: string | undefined
+  readonly schemaVersion: number | undefined
+  readonly correlationId: string | undefined
+}
+
+type Malformation = "emptyStreamId" | "emptyBatch" | "negativeExpected" | "emptyType" | "functionInData"
+
+type Operation =
+  | {
+    readonly _tag: "Append"
+    readonly streamId: string
+    readonly events: ReadonlyArray<GeneratedEvent>
+    readonly expected: GeneratedExpected
+  }
+  // Repeats an earlier append (the `pick`-th, modulo): exactly, as a client retry does, or
+  // with another expected version.
+  | { readonly _tag: "Retry"; readonly pick: number; readonly expected: GeneratedExpected | undefined }
+  | { readonly _tag: "Malformed"; readonly streamId: string; readonly malformation: Malformation }
+  | {
+    readonly _tag: "ReadStream"
+    readonly streamId: string
+    readonly direction: "forward" | "backward"
+    readonly from: number | undefined
+    readonly to: number | undefined
+    readonly limit: number | undefined
+  }
+  // `checkpoint` picks one of the positions an append has reported (modulo), or the start.
+  | { readonly _tag: "ReadAll"; readonly checkpoint: number; readonly filter: EventFilter; readonly limit: number | undefined }
+  | { readonly _tag: "StreamVersion"; readonly streamId: string }
+
+const optional = <A>(arbitrary: fc.Arbitrary<A>): fc.Arbitrary<A | undefined> =>
+  fc.option(arbitrary, { nil: undefined, freq: 2 })
+
+const generatedEvent: fc.Arbitrary<GeneratedEvent> = fc.record({
+  type: fc.constantFrom(...typeNames),
+  data: fc.jsonValue({ maxDepth: 2 }).map((value): Json => JSON.parse(JSON.stringify(value))),
+  eventId: optional(fc.constantFrom(...idPool)),
+  schemaVersion: optional(fc.integer({ min: 1, max: 3 })),
+  correlationId: optional(fc.constantFrom("c-1", "c-2"))
+})
+
+// An expected version as generated: absolute, or relative to the stream's version when
+// the operation runs, so that exact versions are right (or off by one) often enough.
+type GeneratedExpected = ExpectedVersion | { readonly relative: -1 | 0 | 1 }
+
+const expectedVersion: fc.Arbitrary<GeneratedExpected> = fc.oneof(
+  fc.constantFrom<ExpectedVersion>("any", "noStream", "streamExists"),
+  fc.integer({ min: 0, max: 6 }),
+  fc.constantFrom({ relative: -1 } as const, { relative: 0 } as const, { relative: 1 } as const),
+  fc.constant({ relative: 0 } as const)
+)
+
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      _tag: fc.constant("Append" as const),
+      streamId: fc.constantFrom(...streamNames),
+      events: fc.array(generatedEvent, { minLength: 1, maxLength: 3 }),
+      expected: expectedVersion
+    }),
+    weight: 6
+  },
+  {
+    arbitrary: fc.record({ _tag: fc.constant("Retry" as const), pick: fc.nat(20), expected: optional(expectedVersion) }),
+    weight: 3
+  },
+  {
+    arbitrary: fc.record({
+      _tag: fc.constant("Malformed" as const),
+      streamId: fc.constantFrom(...streamNames),
+      malformation: fc.constantFrom<Malformation>(
+        "emptyStreamId",
+        "emptyBatch",
+        "negativeExpected",
+        "emptyType",
+        "functionInData"
+      )
+    }),
+    weight: 1
+  },
+  {
+    arbitrary: fc.record({
+      _tag: fc.constant("ReadStream" as const),
+      streamId: fc.constantFrom(...streamNames),
+      direction: fc.constantFrom("forward" as const, "backward" as const),
+      from: optional(fc.integer({ min: 0, max: 8 })),
+      to: optional(fc.integer({ min: 0, max: 8 })),
+      limit: optional(fc.integer({ min: 1, max: 4 }))
+    }),
+    weight: 3
+  },
+  {
+    arbitrary: fc.record({
+      _tag: fc.constant("ReadAll" as const),
+      checkpoint: fc.nat(20),
+      filter: fc.record({
+        categories: fc.subarray(["order", "invoice", "audit", "orderline", "missing"]),
+        types: fc.subarray([...typeNames])
+      }),
+      limit: optional(fc.integer({ min: 1, max: 5 }))
+    }),
+    weight: 2
+  },
+  {
+    arbitrary: fc.record({ _tag: fc.constant("StreamVersion" as const), streamId: fc.constantFrom(...streamNames) }),
+    weight: 1
+  }
+)
+
+// ---------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------
+
+/** A recorded event as the model knows it; `ordinal` is its 1-based place in global order. */
+interface ModelEvent {
+  readonly ordinal: number
+  readonly streamId: string
+  readonly version: number
+  readonly type: string
+  readonly data: Json
+  readonly metadata: { readonly [key: string]: Json }
+  readonly eventId: string | undefined
+  readonly schemaVersion: number
+}
+
+interface Model {
+  readonly log: Array<ModelEvent>
+}
+
+/** What an append answers: the result (with the ordinal its position must match) or an error. */
+type AppendAnswer =
+  | { readonly _tag: "Success"; readonly nextExpectedVersion: number; readonly ordinal: number }
+  | { readonly _tag: "WrongExpectedVersion"; readonly expected: ExpectedVersion; readonly actual: number }
+  | { readonly _tag: "EventIdConflict"; readonly eventIds: ReadonlyArray<string> }
+  | { readonly _tag: "InvalidAppend" }
+
+const streamOf = (model: Model, streamId: string): ReadonlyArray<ModelEvent> =>
+  model.log.filter((event) => event.streamId === streamId)
+
+const holds = (expected: ExpectedVersion, current: number): boolean =>
+  expected === "any" ||
+  (expected === "noStream" ? current === 0 : expected === "streamExists" ? current > 0 : current === expected)
+
+const retryPlaced = (expected: ExpectedVersion, firstVersion: number): boolean =>
+  expected === "any" ||
+  (expected === "noStream"
+    ? firstVersion === 1
+    : expected === "streamExists"
+    ? firstVersion > 1
+    : firstVersion === expected + 1)
+
+const metadataOf = (event: GeneratedEvent): { readonly [key: string]: Json } =>
+  event.correlationId === undefined ? {} : { correlationId: event.correlationId }
+
+/** The model's answer to a well-formed append, recording the events when it succeeds. */
+const modelAppend = (
+  model: Model,
+  streamId: string,
+  events: ReadonlyArray<GeneratedEvent>,
+  expected: ExpectedVersion
+): AppendAnswer => {
+  const chosen = events.flatMap((event) => (event.eventId === undefined ? [] : [event.eventId]))
+  if (new Set(chosen).size !== chosen.length) return { _tag: "InvalidAppend" }
+  const recorded = chosen.filter((id) => model.log.some((event) => event.eventId === id))
+  const stream = streamOf(model, streamId)
+  if (recorded.length > 0) {
+    const first = model.log.find((event) => event.eventId === events[0]?.eventId)
+    const faithful = recorded.length === events.length && first !== undefined && first.streamId === streamId &&
+      retryPlaced(expected, first.version) &&
+      events.every((event, index) => {
+        const at = stream[first.version - 1 + index]
+        return at !== undefined && at.eventId === event.eventId && at.type === event.type
+      })
+    if (!faithful || first === undefined) return { _tag: "EventIdConflict", eventIds: recorded }
+    const last = stream[first.version - 2 + events.length]
+    return last === undefined
+      ? { _tag: "EventIdConflict", eventIds: recorded }
+      : { _tag: "Success", nextExpectedVersion: last.version, ordinal: last.ordinal }
+  }
+  if (!holds(expected, stream.length)) return { _tag: "WrongExpectedVersion", expected, actual: stream.length }
+  events.forEach((event, index) => {
+    model.log.push({
+      ordinal: model.log.length + 1,
+      streamId,
+      version: stream.length + index + 1,
+      type: event.type,
+      data: event.data,
+      metadata: metadataOf(event),
+      eventId: event.eventId,
+      schemaVersion: event.schemaVersion ?? 1
+    })
+  })
+  return { _tag: "Success", nextExpectedVersion: stream.length + events.length, ordinal: model.log.length }
+}
+
+const modelReadStream = (
+  model: Model,
+  operation: Extract<Operation, { _tag: "ReadStream" }>
+): ReadonlyArray<ModelEvent> => {
+  const stream = streamOf(model, operation.streamId)
+  const budget = operation.limit ?? Number.POSITIVE_INFINITY
+  if (operation.direction === "forward") {
+    const from = operation.from ?? 1
+    const to = operation.to ?? Number.POSITIVE_INFINITY
+    return stream.filter((event) => event.version >= from && event.version <= to).slice(0, budget)
+  }
+  const from = operation.from ?? Number.POSITIVE_INFINITY
+  const to = operation.to ?? 1
+  return stream.filter((event) => event.version <= from && event.version >= to).reverse().slice(0, budget)
+}
+
+const modelReadAll = (
+  model: Model,
+  afterOrdinal: number,
+  filter: EventFilter,
+  limit: number | undefined
+): ReadonlyArray<ModelEvent> => {
+  const categories = filter.categories ?? []
+  const types = filter.types ?? []
+  return model.log
+    .filter((event) =>
+      event.ordinal > afterOrdinal &&
+      (categories.length === 0 || categories.includes(categoryOf(event.streamId))) &&
+      (types.length === 0 || types.includes(event.type))
+    )
+    .slice(0, limit ?? Number.POSITIVE_INFINITY)
+}
+
+// ---------------------------------------------------------------------------
+// Running a history against a store
+// ---------------------------------------------------------------------------
+
+const toNewEvent = (event: GeneratedEvent): NewEvent => ({
+  type: event.type,
+  data: event.data,
+  ...(event.eventId === undefined ? {} : { eventId: event.eventId }),
+  ...(event.schemaVersion === undefined ? {} : { schemaVersion: event.schemaVersion }),
+  ...(event.correlationId === undefined ? {} : { metadata: { correlationId: event.correlationId } })
+})
+
+const malformedAppend = (
+  streamId: string,
+  malformation: Malformation
+): readonly [string, ReadonlyArray<NewEvent>, ExpectedVersion] => {
+  switch (malformation) {
+    case "emptyStreamId":
+      return ["", [{ type: "Placed", data: {} }], "any"]
+    case "emptyBatch":
+      return [streamId, [], "any"]
+    case "negativeExpected":
+      return [streamId, [{ type: "Placed", data: {} }], -1]
+    case "emptyType":
+      return [streamId, [{ type: "", data: {} }], "any"]
+    case "functionInData":
+      return [streamId, [{ type: "Placed", data: { run: () => 1 } }], "any"]
+  }
+}
+
+/** How a recorded event compares with the model: everything but the opaque parts. */
+const comparable = (event: RecordedEvent | ModelEvent) => ({
+  streamId: event.streamId,
+  version: event.version,
+  type: event.type,
+  data: event.data,
+  metadata: event.metadata,
+  schemaVersion: event.schemaVersion
+})
+
+interface Run {
+  readonly model: Model
+  // What the store reported for each model ordinal it has revealed: position and id.
+  readonly positions: Map<number, Position>
+  readonly ids: Map<number, string>
+  // Earlier appends, for retries.
+  readonly history: Array<Extract<Operation, { _tag: "Append" }>>
+  readonly resolved: Map<Extract<Operation, { _tag: "Append" }>, ExpectedVersion>
+  readonly trace: Array<string>
+}
+
+const learnPosition = (run: Run, ordinal: number, position: Position): void => {
+  const known = run.positions.get(ordinal)
+  if (known !== undefined) assert.strictEqual(position, known, `ordinal ${ordinal} moved from ${known} to ${position}`)
+  for (const [other, at] of run.positions) {
+    if (other < ordinal) assert.isBelow(at, position, `position of ordinal ${other} is not below that of ${ordinal}`)
+    if (other > ordinal) assert.isAbove(at, position, `position of ordinal ${other} is not above that of ${ordinal}`)
+  }
+  run.positions.set(ordinal, position)
+}
+
+// Compares events read from the store with the model's, learning positions and ids.
+const compareEvents = (
+  run: Run,
+  actual: ReadonlyArray<RecordedEvent>,
+  expected: ReadonlyArray<ModelEvent>
+): void => {
+  assert.deepStrictEqual(actual.map(comparable), expected.map(comparable))
+  expected.forEach((model, index) => {
+    const event = actual[index]
+    if (event === undefined) return
+    if (model.eventId !== undefined) assert.strictEqual(event.eventId, model.eventId)
+    const knownId = run.ids.get(model.ordinal)
+    if (knownId !== undefined) assert.strictEqual(event.eventId, knownId, "an event's id changed between reads")
+    run.ids.set(model.ordinal, event.eventId)
+    learnPosition(run, model.ordinal, event.position)
+  })
+}
+
+const compareAppend = (
+  run: Run,
+  streamId: string,
+  exit: Exit.Exit<AppendResult, AppendError>,
+  expected: AppendAnswer
+): void => {
+  if (Exit.isSuccess(exit)) {
+    assert.strictEqual(expected._tag, "Success", `the store appended, the model says ${expected._tag}`)
+    if (expected._tag !== "Success") return
+    assert.deepStrictEqual(
+      [exit.value.streamId, exit.value.nextExpectedVersion],
+      [streamId, expected.nextExpectedVersion]
+    )
+    learnPosition(run, expected.ordinal, exit.value.position)
+    return
+  }
+  const error = Exit.findErrorOption(exit)
+  assert.isTrue(error._tag === "Some", `the append died: ${String(exit.cause)}`)
+  if (error._tag !== "Some") return
+  const failure = error.value
+  assert.strictEqual(failure._tag, expected._tag, `store: ${failure.message}`)
+  switch (failure._tag) {
+    case "WrongExpectedVersion":
+      assert.deepStrictEqual(
+        { streamId: failure.streamId, expected: failure.expected, actual: failure.actual },
+        expected._tag === "WrongExpectedVersion" ? { streamId, expected: expected.expected, actual: expected.actual } : {}
+      )
+      return
+    case "EventIdConflict":
+      assert.deepStrictEqual(
+        { streamId: failure.streamId, eventIds: [...failure.eventIds] },
+        expected._tag === "EventIdConflict" ? { streamId, eventIds: [...expected.eventIds] } : {}
+      )
+      return
+    case "InvalidAppend":
+      assert.strictEqual(failure.streamId, streamId)
+      return
+    case "StorageError":
+      assert.fail(`storage failed: ${failure.message}`)
+  }
+}
+
+const collect = (stream: Stream.Stream<RecordedEvent, ReadError>) => Stream.runCollect(stream)
+
+const step = (run: Run, operation: Operation) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const { model } = run
+    switch (operation._tag) {
+      case "Append":
+      case "Retry": {
+        const earlier = operation._tag === "Append" ? operation : run.history[operation.pick % run.history.length]
+        if (earlier === undefined) return
+        const generated = operation._tag === "Retry" && operation.expected !== undefined
+          ? operation.expected
+          : earlier.expected
+        const current = streamOf(model, earlier.streamId).length
+        // A retry repeats the expected version it first resolved to, as a client would.
+        const expected = operation._tag === "Retry" && operation.expected === undefined
+          ? run.resolved.get(earlier) ?? "any"
+          : typeof generated === "object"
+          ? Math.max(0, current + generated.relative)
+          : generated
+        if (operation._tag === "Append") {
+          run.history.push(operation)
+          run.resolved.set(operation, expected)
+        }
+        const append = { ...earlier, expected }
+        run.trace.push(`append ${append.streamId} ${JSON.stringify(append.events.map((e) => [e.type, e.eventId]))} at ${String(append.expected)}`)
+        const exit = yield* Effect.exit(store.append(append.streamId, append.events.map(toNewEvent), append.expected))
+        compareAppend(run, append.streamId, exit, modelAppend(model, append.streamId, append.events, append.expected))
+        return
+      }
+      case "Malformed": {
+        const [streamId, events, expected] = malformedAppend(operation.streamId, operation.malformation)
+        run.trace.push(`malformed ${operation.malformation}`)
+        const exit = yield* Effect.exit(store.append(streamId, events, expected))
+        compareAppend(run, streamId, exit, { _tag: "InvalidAppend" })
+        return
+      }
+      case "ReadStream": {
+        const { streamId, direction, from, to, limit } = operation
+        run.trace.push(`readStream ${streamId} ${JSON.stringify({ direction, from, to, limit })}`)
+        const events = yield* collect(store.readStream(streamId, {
+          direction,
+          ...(from === undefined ? {} : { from }),
+          ...(to === undefined ? {} : { to }),
+          ...(limit === undefined ? {} : { limit })
+        }))
+        compareEvents(run, events, modelReadStream(model, operation))
+        return
+      }
+      case "ReadAll": {
+        const known = [0, ...[...run.positions.keys()].sort((a, b) => a - b)]
+        const ordinal = known[operation.checkpoint % known.length] ?? 0
+        const from = ordinal === 0 ? 0 : run.positions.get(ordinal) ?? 0
+        const { filter, limit } = operation
+        run.trace.push(`readAll after ordinal ${ordinal} ${JSON.stringify({ filter, limit })}`)
+        const events = yield* collect(store.readAll({ from, filter, ...(limit === undefined ? {} : { limit }) }))
+        compareEvents(run, events, modelReadAll(model, ordinal, filter, limit))
+        return
+      }
+      case "StreamVersion": {
+        run.trace.push(`streamVersion ${operation.streamId}`)
+        const version = yield* store.streamVersion(operation.streamId)
+        assert.strictEqual(version, streamOf(model, operation.streamId).length)
+        return
+      }
+    }
+  })
+
+const history = (operations: ReadonlyArray<Operation>) =>
+  Effect.gen(function*() {
+    const run: Run = {
+      model: { log: [] },
+      positions: new Map(),
+      ids: new Map(),
+      history: [],
+      resolved: new Map(),
+      trace: []
+    }
+    for (const operation of operations) {
+      yield* step(run, operation).pipe(
+        Effect.tapDefect(() => Effect.sync(() => console.error(`history so far:\n  ${run.trace.join("\n  ")}`)))
+      )
+    }
+    // Finally the whole log, which also checks every position an append reported.
+    const store = yield* EventStore
+    compareEvents(run, yield* collect(store.readAll()), run.model.log)
+    assert.strictEqual(new Set(run.ids.values()).size, run.model.log.length, "event ids are not unique")
+  })
+
+/**
+ * Registers the model-based test for one EventStore layer.
+ *
+ * @param name names the layer in the test report.
+ * @param makeLayer builds a fresh, empty store; called once per generated history.
+ * @param options `numRuns` histories (default 200) of up to `maxOperations` (default 50).
+ */
+export const modelTest = (
+  name: string,
+  makeLayer: () => Layer.Layer<EventStore, unknown>,
+  options: { readonly numRuns?: number; readonly maxOperations?: number; readonly seed?: number } = {}
+): void => {
+  describe(`EventStore model: ${name}`, () => {
+    it("answers every random history of appends and reads as the model does", async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(operation, { maxLength: options.maxOperations ?? 50, size: "max" }), (operations) =>
+          Effect.runPromise(history(operations).pipe(Effect.provide(makeLayer())))),
+        { numRuns: options.numRuns ?? 200, ...(options.seed === undefined ? {} : { seed: options.seed }) }
+      )
+    }, 120_000)
+  })
+}
