@@ -102,7 +102,9 @@ const snapshot = (value: unknown, what: string): unknown => {
  * @since 0.1.0
  */
 export const laws = <C, S, E, R>(decider: Decider<C, S, E, R>, options: LawOptions<C, E>): ReadonlyArray<Law> => {
-  const histories = fc.array(options.commands, { maxLength: options.maxCommands ?? 20 })
+  // "max": histories spread over the whole range up to maxCommands; fast-check's default
+  // size would keep them to about ten commands, too short to reach late states.
+  const histories = fc.array(options.commands, { maxLength: options.maxCommands ?? 20, size: "max" })
   const parameters = { numRuns: options.numRuns ?? 200, ...(options.seed === undefined ? {} : { seed: options.seed }) }
   const check = <A>(arbitrary: fc.Arbitrary<A>, predicate: (a: A) => void) => () => {
     const details = fc.check(fc.property(arbitrary, predicate), parameters)
@@ -165,7 +167,7 @@ export const laws = <C, S, E, R>(decider: Decider<C, S, E, R>, options: LawOptio
   if (events !== undefined) {
     result.push({
       name: "replaying arbitrary events is deterministic",
-      check: check(fc.array(events, { maxLength: options.maxCommands ?? 20 }), (history) => {
+      check: check(fc.array(events, { maxLength: options.maxCommands ?? 20, size: "max" }), (history) => {
         expectEqual(fold(decider, history), fold(decider, history), "replaying the same events twice gave different states")
       })
     })
