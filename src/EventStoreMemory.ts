@@ -2,14 +2,27 @@
  * The in-memory event store: the embedded default for tests, examples and anything that
  * does not need to survive a restart.
  *
- * Layout: one global array of recorded events (position `p` is at index `p - 1`), one
- * array per stream (version `v` is at index `v - 1`) and an index from event id to the
- * recorded event. An append costs O(events appended) whatever the size of the stream or
- * the store; `streamVersion` is O(1); reads slice the stored arrays in chunks.
+ * Layout: one global array of recorded events (position `p` is at index `p - 1`, so
+ * positions are 1-based and gapless here), one array per stream (version `v` is at index
+ * `v - 1`) and an index from caller-chosen event id to position. An append costs
+ * O(events appended) whatever the size of the stream or the store; `streamVersion` is
+ * O(1); reads slice the stored arrays in chunks of 4096 and see the store as it was
+ * when they started.
+ *
+ * Event ids: a caller-chosen id is kept. Otherwise the id is UUID-shaped: a random
+ * per-store prefix followed by the position in hex. It is unique like a random UUID, but
+ * it can be found from the log by position, which keeps generated ids out of the index.
  *
  * Stored events are frozen deep copies of what was appended (see `internal/json.ts`), so
  * readers share them without copying and nobody can change history by mutating an
- * object.
+ * object. The one exception is `recordedAt`: a `Date` cannot be frozen, so a reader that
+ * calls its setters changes what later readers see.
+ *
+ * Idempotency: when some of a batch's ids are already recorded, they decide the outcome.
+ * If the batch is exactly a run of this stream (same ids in the same order, same types)
+ * starting where the expected version says (`any`: anywhere), the append succeeds with
+ * the run's result and records nothing. Anything else is `EventIdConflict`. Data is not
+ * compared. Malformed input is `InvalidAppend` whatever else is wrong.
  *
  * Back-pressure: a subscription is pull-based over the log. A subscriber holds only its
  * checkpoint; when it has caught up it waits for a wake-up signal that the next append
