@@ -81,4 +81,28 @@ describe("EventStoreMemory", () => {
       assert.strictEqual(error._tag, "InvalidAppend")
       if (error._tag === "InvalidAppend") assert.include(error.reason, "Map")
     }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("a caller-chosen id shaped like a later generated id never yields a duplicate", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      yield* store.append("order-1", events(1))
+      const [first] = yield* Stream.runCollect(store.readAll())
+      assert.isDefined(first)
+      assert.match(first.eventId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      // The id the store would generate for position 3, taken at position 2.
+      const forged = first.eventId.slice(0, 24) + "000000000003"
+      yield* store.append("order-1", [{ type: "Forged", data: {}, eventId: forged }])
+      yield* store.append("order-1", events(2))
+      const all = yield* Stream.runCollect(store.readAll())
+      assert.strictEqual(new Set(all.map((e) => e.eventId)).size, 4)
+      assert.strictEqual(all[1]?.eventId, forged)
+      // A retry of the forged append is still recognised as one.
+      const retried = yield* store.append("order-1", [{ type: "Forged", data: {}, eventId: forged }], 1)
+      assert.deepStrictEqual(retried, { streamId: "order-1", nextExpectedVersion: 2, position: all[1]?.position })
+      // A generated id is recognised too when a caller re-appends a recorded event.
+      const copy = all[2]
+      assert.isDefined(copy)
+      const again = yield* store.append("order-1", [{ type: copy.type, data: copy.data, eventId: copy.eventId }], 2)
+      assert.deepStrictEqual(again, { streamId: "order-1", nextExpectedVersion: 3, position: copy.position })
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
 })
