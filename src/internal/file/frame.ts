@@ -241,3 +241,60 @@ export const eventContentsAt = (
   }
   return events
 }
+
+/**
+ * Receives the events of one record from `decodeBatch`, one call per event, in order.
+ *
+ * @internal
+ */
+export type EventSink = (
+  index: number,
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  data: Json,
+  metadata: Metadata
+) => void
+
+/**
+ * Decodes the events of the body at `bodyStart`..`bodyEnd` straight into `sink`, with one
+ * `JSON.parse` for the whole batch and no intermediate arrays or objects: reading is
+ * bound by this loop, so it avoids everything `eventIdsAt` + `eventContentsAt` allocate.
+ * Returns a reason when the body is not the shape `encodeRecord` writes; events before
+ * the bad one may already have been handed to `sink`.
+ *
+ * @internal
+ */
+export const decodeBatch = (buffer: Buffer, bodyStart: number, bodyEnd: number, sink: EventSink): string | undefined => {
+  const count = buffer.readUInt32LE(bodyStart + 20)
+  // The ids come first in the body but are decoded after the JSON, so skip past them.
+  let jsonStart = bodyStart + fixedBodyBytes + buffer.readUInt16LE(bodyStart + 2)
+  const idsStart = jsonStart
+  for (let index = 0; index < count; index++) jsonStart += 2 + buffer.readUInt16LE(jsonStart)
+  if (jsonStart > bodyEnd) return "event ids run past the end of the record"
+  let parsed: Json
+  try {
+    parsed = parseJson(buffer.toString("utf8", jsonStart, bodyEnd))
+  } catch (error) {
+    return `events are not JSON: ${String(error)}`
+  }
+  if (!Array.isArray(parsed) || parsed.length !== count) return "events are not an array of the recorded count"
+  let at = idsStart
+  for (let index = 0; index < count; index++) {
+    const length = buffer.readUInt16LE(at)
+    const eventId = buffer.toString("utf8", at + 2, at + 2 + length)
+    at += 2 + length
+    const tuple = parsed[index]
+    if (!Array.isArray(tuple) || tuple.length !== 4) return `event ${index} is not a 4-tuple`
+    const type = tuple[0]
+    const schemaVersion = tuple[1]
+    const data = tuple[2]
+    const metadata = tuple[3]
+    if (typeof type !== "string" || typeof schemaVersion !== "number" || data === undefined ||
+      metadata === undefined || !isMetadata(metadata)) {
+      return `event ${index} has malformed fields`
+    }
+    sink(index, eventId, type, schemaVersion, data, metadata)
+  }
+  return undefined
+}

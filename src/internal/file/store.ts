@@ -50,6 +50,7 @@ import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
 import {
   checkFrame,
   countAt,
+  decodeBatch,
   encodeRecord,
   eventContentsAt,
   eventIdsAt,
@@ -63,7 +64,7 @@ import {
   streamIdAt,
   streamNoAt
 } from "./frame.js"
-import type { EventContents } from "./frame.js"
+import type { EventContents, EventSink } from "./frame.js"
 import { IdTable, RecordTable } from "./index.js"
 import type { StreamEntry } from "./index.js"
 import type { FileIo } from "./io.js"
@@ -100,6 +101,9 @@ export interface OpenReport {
 }
 
 const readChunkBytes = 4 * 1024 * 1024
+// Events per emitted page: measured (1M ~200-byte events) ~2.5× faster than 16k-event
+// pages, and no slower than 256-event pages.
+const pageEvents = 2048
 
 // ---------------------------------------------------------------------------
 // The index, as built by the open scan
@@ -251,8 +255,30 @@ type Decision =
 
 interface PageState {
   readonly at: number
-  readonly buffer: Buffer
+  readonly chunk: Chunk | undefined
 }
+
+/** The records read from disk by one read: `buffer[0]` is byte `base` of the segment. */
+interface Chunk {
+  readonly buffer: Buffer
+  readonly base: number
+  readonly next: number // index in the list after the last record read
+}
+
+/**
+ * Which events of the records read are delivered: positions after `afterPosition`,
+ * versions within [`lowVersion`, `highVersion`], types in `types` (all when undefined).
+ * Plain numbers rather than a predicate so the decode loop tests them before it builds
+ * an event it would drop.
+ */
+interface Selection {
+  readonly afterPosition: number
+  readonly lowVersion: number
+  readonly highVersion: number
+  readonly types: ReadonlySet<string> | undefined
+}
+
+const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: Infinity, types: undefined }
 
 /** A list of record numbers to read, in delivery order. */
 interface RecordList {
@@ -436,12 +462,6 @@ export const openStore = (
       return handle
     }
 
-    interface Chunk {
-      readonly buffer: Buffer
-      readonly base: number // file offset of buffer[0]
-      readonly next: number // index in the list after the last record read
-    }
-
     // Reads the records list[from…] that share a segment and fit in one chunk, with one read.
     const readChunk = async (list: RecordList, from: number, buffer: Buffer): Promise<Chunk> => {
       const first = list.at(from)
@@ -477,41 +497,52 @@ export const openStore = (
       return { buffer: target, base: low, next }
     }
 
-    const decodeRecord = (
-      chunk: Chunk,
-      record: number,
-      keep: (event: RecordedEvent) => boolean,
-      into: Array<RecordedEvent>
-    ): void => {
+    // The decode state of the record being decoded: `decodeBatch` hands events to one
+    // long-lived sink instead of a closure per record, since with single-event records
+    // every per-record allocation is a per-event one. Decoding is synchronous, so one
+    // shared state is safe.
+    let sinkInto: Array<RecordedEvent> = []
+    let sinkSelection: Selection = everything
+    let sinkStreamId = ""
+    let sinkFirstPosition = 0
+    let sinkFirstVersion = 0
+    let sinkRecordedAt = 0
+    const sink: EventSink = (index, eventId, type, schemaVersion, data, metadata) => {
+      const position = sinkFirstPosition + index
+      const version = sinkFirstVersion + index
+      const selection = sinkSelection
+      if (
+        position <= selection.afterPosition || version < selection.lowVersion || version > selection.highVersion ||
+        (selection.types !== undefined && !selection.types.has(type))
+      ) return
+      sinkInto.push({
+        eventId,
+        streamId: sinkStreamId,
+        type,
+        data,
+        metadata,
+        version,
+        position,
+        schemaVersion,
+        recordedAt: new Date(sinkRecordedAt)
+      })
+    }
+
+    const decodeRecord = (chunk: Chunk, record: number, selection: Selection, into: Array<RecordedEvent>): void => {
       const offset = table.offset[record] ?? 0
       const bodyStart = offset - chunk.base + frameHeaderBytes
       const bodyEnd = bodyStart + (table.length[record] ?? 0) - frameHeaderBytes
       const { buffer } = chunk
-      const count = countAt(buffer, bodyStart)
-      const { ids: eventIds, jsonStart } = eventIdsAt(buffer, bodyStart)
-      const contents = eventContentsAt(buffer, jsonStart, bodyEnd, count)
-      if (typeof contents === "string") {
-        throw new StorageError({ reason: `${directory}: ${segmentName(table.segment[record] ?? 0)} at byte ${offset}: ${contents}` })
-      }
-      const streamId = streamList[table.streamNo[record] ?? 0]?.streamId ?? ""
-      const firstPosition = table.firstPosition[record] ?? 0
-      const firstVersion = table.firstVersion[record] ?? 0
-      const recordedAt = recordedAtAt(buffer, bodyStart)
-      for (let index = 0; index < count; index++) {
-        const event = contents[index]
-        if (event === undefined) continue
-        const recorded: RecordedEvent = {
-          eventId: eventIds[index] ?? "",
-          streamId,
-          type: event.type,
-          data: event.data,
-          metadata: event.metadata,
-          version: firstVersion + index,
-          position: firstPosition + index,
-          schemaVersion: event.schemaVersion,
-          recordedAt: new Date(recordedAt)
-        }
-        if (keep(recorded)) into.push(recorded)
+      sinkInto = into
+      sinkSelection = selection
+      sinkStreamId = streamList[table.streamNo[record] ?? 0]?.streamId ?? ""
+      sinkFirstPosition = table.firstPosition[record] ?? 0
+      sinkFirstVersion = table.firstVersion[record] ?? 0
+      sinkRecordedAt = recordedAtAt(buffer, bodyStart)
+      const refused = decodeBatch(buffer, bodyStart, bodyEnd, sink)
+      sinkInto = []
+      if (refused !== undefined) {
+        throw new StorageError({ reason: `${directory}: ${segmentName(table.segment[record] ?? 0)} at byte ${offset}: ${refused}` })
       }
     }
 
@@ -692,32 +723,58 @@ export const openStore = (
       })
 
     // Streams the records of `list` in chunks, decoding the events `keep` accepts.
+    // Decodes list[state.at…] from the chunk in memory, up to `pageEvents` events.
+    const decodePage = (
+      list: RecordList,
+      state: PageState,
+      chunk: Chunk,
+      keepRecord: (record: number) => boolean,
+      selection: Selection,
+      reverse: boolean,
+      events: Array<RecordedEvent>
+    ): number => {
+      let at = state.at
+      while (at < chunk.next && events.length < pageEvents) {
+        const record = list.at(at++)
+        if (!keepRecord(record)) continue
+        if (reverse) {
+          const mine: Array<RecordedEvent> = []
+          decodeRecord(chunk, record, selection, mine)
+          for (let back = mine.length - 1; back >= 0; back--) {
+            const event = mine[back]
+            if (event !== undefined) events.push(event)
+          }
+        } else {
+          decodeRecord(chunk, record, selection, events)
+        }
+      }
+      return at
+    }
+
+    // Streams the records of `list`: large reads, small pages. A read brings in up to
+    // `readChunkBytes` of records; the events are then emitted `pageEvents` at a time,
+    // because a page of decoded events that outlives a young-generation GC gets copied
+    // and promoted — with 4 MiB pages that GC work cost more than the decoding itself.
     const streamRecords = (
       list: RecordList,
       keepRecord: (record: number) => boolean,
-      keep: (event: RecordedEvent) => boolean,
+      selection: Selection,
       reverse: boolean
     ): Stream.Stream<RecordedEvent, StorageError> =>
-      list.length === 0 ? Stream.empty : Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, buffer: Buffer.allocUnsafe(0) }, (state) =>
+      list.length === 0 ? Stream.empty : Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, chunk: undefined }, (state) =>
         Effect.tryPromise({
           try: async () => {
-            const chunk = await readChunk(list, state.at, state.buffer.length > 0 ? state.buffer : Buffer.allocUnsafe(readChunkBytes))
             const events: Array<RecordedEvent> = []
-            for (let at = state.at; at < chunk.next; at++) {
-              const record = list.at(at)
-              if (!keepRecord(record)) continue
-              if (reverse) {
-                const mine: Array<RecordedEvent> = []
-                decodeRecord(chunk, record, keep, mine)
-                for (let back = mine.length - 1; back >= 0; back--) {
-                  const event = mine[back]
-                  if (event !== undefined) events.push(event)
-                }
-              } else {
-                decodeRecord(chunk, record, keep, events)
+            let at = state.at
+            let chunk = state.chunk
+            // Skip over records the filter drops until a page has events or the list ends.
+            while (at < list.length && events.length === 0) {
+              if (chunk === undefined || at >= chunk.next) {
+                chunk = await readChunk(list, at, chunk?.buffer ?? Buffer.allocUnsafe(readChunkBytes))
               }
+              at = decodePage(list, { at, chunk }, chunk, keepRecord, selection, reverse, events)
             }
-            const next = chunk.next < list.length ? Option.some({ at: chunk.next, buffer: chunk.buffer }) : Option.none()
+            const next = at < list.length ? Option.some({ at, chunk }) : Option.none()
             return [events, next] as const
           },
           catch: toStorageError(`reading ${directory}`)
@@ -757,8 +814,8 @@ export const openStore = (
         const list: RecordList = direction === "forward"
           ? { length: count, at: (at) => records[first + at] ?? 0 }
           : { length: count, at: (at) => records[stop - 1 - at] ?? 0 }
-        const keep = (event: RecordedEvent) => event.version >= low && event.version <= high
-        const events = streamRecords(list, () => true, keep, direction === "backward")
+        const selection: Selection = { afterPosition: 0, lowVersion: low, highVersion: high, types: undefined }
+        const events = streamRecords(list, () => true, selection, direction === "backward")
         return limit === undefined ? events : Stream.take(events, limit)
       })
 
@@ -767,15 +824,15 @@ export const openStore = (
       const types = filter?.types !== undefined && filter.types.length > 0 ? new Set(filter.types) : undefined
       return {
         keepRecord: (record: number) => categories === undefined || categories.has(streamList[table.streamNo[record] ?? 0]?.category ?? ""),
-        keepType: (type: string) => types === undefined || types.has(type)
+        types
       }
     }
 
     const readAllAfter = (after: Position, recordLimit: number, filter: EventFilter | undefined): Stream.Stream<RecordedEvent, StorageError> => {
       const first = table.recordAtOrAfter(after + 1)
-      const { keepRecord, keepType } = matcher(filter)
+      const { keepRecord, types } = matcher(filter)
       const list: RecordList = { length: Math.max(0, recordLimit - first), at: (at) => first + at }
-      return streamRecords(list, keepRecord, (event) => event.position > after && keepType(event.type), false)
+      return streamRecords(list, keepRecord, { afterPosition: after, lowVersion: 0, highVersion: Infinity, types }, false)
     }
 
     const readAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
@@ -795,13 +852,13 @@ export const openStore = (
         try: async () => {
           const first = table.recordAtOrAfter(after + 1)
           if (first >= durableRecords) return { items: [], next: after }
-          const { keepRecord, keepType } = matcher(filter)
+          const { keepRecord, types } = matcher(filter)
           const list: RecordList = { length: durableRecords - first, at: (at) => first + at }
           const chunk = await readChunk(list, 0, Buffer.allocUnsafe(readChunkBytes))
           const items: Array<RecordedEvent> = []
-          const keep = (event: RecordedEvent) => event.position > after && keepType(event.type)
+          const selection: Selection = { afterPosition: after, lowVersion: 0, highVersion: Infinity, types }
           for (let at = 0; at < chunk.next; at++) {
-            if (keepRecord(list.at(at))) decodeRecord(chunk, list.at(at), keep, items)
+            if (keepRecord(list.at(at))) decodeRecord(chunk, list.at(at), selection, items)
           }
           const last = list.at(chunk.next - 1)
           return { items, next: (table.firstPosition[last] ?? 0) + (table.count[last] ?? 0) - 1 }
