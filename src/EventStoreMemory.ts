@@ -240,8 +240,11 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
   const idPrefix = globalThis.crypto.randomUUID().slice(0, 24)
 
   // `undefined` when a caller already chose the id this position would get.
+  // The prefix with the zeros that pad a position of each hex length to 12 digits.
+  const paddedPrefixes = Array.from({ length: 13 }, (_, digits) => idPrefix + "0".repeat(12 - digits))
   const generateId = (position: Position): string | undefined => {
-    const id = idPrefix + position.toString(16).padStart(12, "0")
+    const hex = position.toString(16)
+    const id = (paddedPrefixes[hex.length] ?? idPrefix) + hex
     return byEventId.size === 0 || byEventId.get(id) === undefined ? id : undefined
   }
 
@@ -290,6 +293,34 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     return Effect.succeed({ streamId, nextExpectedVersion: last.version, position: last.position })
   }
 
+  // The recorded form of one event, or why its data or metadata is not JSON. Without a
+  // chosen or generated id, it gets a random one.
+  const record = (
+    streamId: string,
+    event: NewEvent,
+    index: number,
+    generatedId: string | undefined,
+    version: number,
+    position: Position,
+    now: number
+  ): RecordedEvent | string => {
+    const data = copyJson(event.data, "data")
+    if (data instanceof NotJson) return `event ${index}: ${data.message}`
+    const metadata = event.metadata === undefined ? emptyMetadata : copyMetadata(event.metadata)
+    if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
+    return Object.freeze<RecordedEvent>({
+      eventId: event.eventId ?? generatedId ?? globalThis.crypto.randomUUID(),
+      streamId,
+      type: event.type,
+      data,
+      metadata,
+      version,
+      position,
+      schemaVersion: event.schemaVersion ?? 1,
+      recordedAt: new Date(now)
+    })
+  }
+
   const appendAt = (
     streamId: string,
     events: ReadonlyArray<NewEvent>,
@@ -323,46 +354,47 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     // Copy everything before recording anything: a batch is visible whole or not at all.
     const count = events.length
     const base = log.length
-    const recorded = new Array<RecordedEvent>(count)
-    // Positions (batch indices) of the events whose ids must go into `byEventId`.
-    let indexed: Array<number> | undefined
-    for (let index = 0; index < count; index++) {
-      const event = events[index]
-      if (event === undefined) return invalid(streamId, `event ${index} is missing`)
-      const data = copyJson(event.data, "data")
-      if (data instanceof NotJson) return invalid(streamId, `event ${index}: ${data.message}`)
-      const metadata = event.metadata === undefined ? emptyMetadata : copyMetadata(event.metadata)
-      if (metadata instanceof NotJson) return invalid(streamId, `event ${index}: ${metadata.message}`)
-      const position = base + index + 1
-      let eventId = event.eventId ?? generateId(position)
-      if (event.eventId !== undefined || eventId === undefined) {
-        eventId ??= globalThis.crypto.randomUUID()
-        ;(indexed ??= []).push(index)
-      }
-      recorded[index] = Object.freeze<RecordedEvent>({
-        eventId,
-        streamId,
-        type: event.type,
-        data,
-        metadata,
-        version: current + index + 1,
-        position,
-        schemaVersion: event.schemaVersion ?? 1,
-        recordedAt: new Date(now)
-      })
-    }
     const target = stream ?? []
-    if (stream === undefined) streams.add(streamId, target)
-    for (let index = 0; index < count; index++) {
-      const event = recorded[index]
-      if (event === undefined) continue
-      log.push(event)
-      target.push(event)
-    }
-    if (indexed !== undefined) {
-      for (const index of indexed) {
-        const event = recorded[index]
-        if (event !== undefined) byEventId.add(event.eventId, event.position)
+    if (count === 1) {
+      // The common case, without the batch's scratch array.
+      const event = events[0]
+      if (event === undefined) return invalid(streamId, "event 0 is missing")
+      const generated = event.eventId === undefined ? generateId(base + 1) : undefined
+      const recorded = record(streamId, event, 0, generated, current + 1, base + 1, now)
+      if (typeof recorded === "string") return invalid(streamId, recorded)
+      if (stream === undefined) streams.add(streamId, target)
+      log.push(recorded)
+      target.push(recorded)
+      if (generated === undefined) byEventId.add(recorded.eventId, recorded.position)
+    } else {
+      const recorded = new Array<RecordedEvent>(count)
+      // Batch indices of the events whose ids must go into `byEventId`.
+      let indexed: Array<number> | undefined
+      // A chosen id shaped like a generated one might be the very id a later event of this
+      // batch would get, before it is in the index: such a batch gets random ids instead.
+      const forged = events.some((event) => event.eventId !== undefined && event.eventId.startsWith(idPrefix))
+      for (let index = 0; index < count; index++) {
+        const event = events[index]
+        if (event === undefined) return invalid(streamId, `event ${index} is missing`)
+        const position = base + index + 1
+        const generated = event.eventId === undefined && !forged ? generateId(position) : undefined
+        const each = record(streamId, event, index, generated, current + index + 1, position, now)
+        if (typeof each === "string") return invalid(streamId, each)
+        recorded[index] = each
+        if (generated === undefined) (indexed ??= []).push(index)
+      }
+      if (stream === undefined) streams.add(streamId, target)
+      for (let index = 0; index < count; index++) {
+        const each = recorded[index]
+        if (each === undefined) continue
+        log.push(each)
+        target.push(each)
+      }
+      if (indexed !== undefined) {
+        for (const index of indexed) {
+          const each = recorded[index]
+          if (each !== undefined) byEventId.add(each.eventId, each.position)
+        }
       }
     }
     if (wakeUp !== undefined) {

@@ -99,6 +99,11 @@ describe("EventStoreMemory", () => {
       // A retry of the forged append is still recognised as one.
       const retried = yield* store.append("order-1", [{ type: "Forged", data: {}, eventId: forged }], 1)
       assert.deepStrictEqual(retried, { streamId: "order-1", nextExpectedVersion: 2, position: all[1]?.position })
+      // Within one batch too: the id forged for the batch's second position stays unique.
+      const next = first.eventId.slice(0, 24) + (all.length + 2).toString(16).padStart(12, "0")
+      yield* store.append("order-2", [{ type: "Forged", data: {}, eventId: next }, { type: "Plain", data: {} }])
+      const grown = yield* Stream.runCollect(store.readAll())
+      assert.strictEqual(new Set(grown.map((e) => e.eventId)).size, grown.length)
       // A generated id is recognised too when a caller re-appends a recorded event.
       const copy = all[2]
       assert.isDefined(copy)
