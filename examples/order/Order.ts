@@ -7,12 +7,21 @@
  */
 import * as t from "io-ts"
 import type * as Either from "fp-ts/lib/Either.js"
-import { Decider, EventCodec } from "es-kernel"
+import { Decider, EventCodec, Upcaster } from "es-kernel"
 
 // ---------------------------------------------------------------------------
 // Events — a storage format, kept forever: change a payload only with a new schema
 // version and an upcaster, never in place.
 // ---------------------------------------------------------------------------
+
+const ShipmentData = t.type({ carrier: t.string, trackingNumber: t.string })
+
+/**
+ * OrderCompleted v1 recorded only the moment. v2 records the shipment too; the orders
+ * completed before it read as `shipment: null`, "not recorded", rather than a made-up
+ * carrier, so no reader mistakes a guess for a fact.
+ */
+const OrderCompletedV1 = t.type({ at: t.string })
 
 export const codec = EventCodec.make({
   OrderCreated: EventCodec.io(t.type({ customerId: t.string, at: t.string })),
@@ -24,7 +33,10 @@ export const codec = EventCodec.make({
   // The total is recorded so that readers of the stream need not recompute it from the lines.
   OrderSubmitted: EventCodec.io(t.type({ total: t.number, at: t.string })),
   OrderPaid: EventCodec.io(t.type({ amount: t.number, paymentId: t.string, at: t.string })),
-  OrderCompleted: EventCodec.io(t.type({ at: t.string })),
+  OrderCompleted: EventCodec.io(t.type({ at: t.string, shipment: t.union([ShipmentData, t.null]) }), {
+    version: 2,
+    upcast: { 1: Upcaster.io(OrderCompletedV1, (v1) => ({ at: v1.at, shipment: null })) }
+  }),
   // `refund` is 0 for an order cancelled before it was paid.
   OrderCancelled: EventCodec.io(t.type({ reason: t.string, refund: t.number, at: t.string }))
 })
@@ -43,6 +55,11 @@ export interface Item {
   readonly unitPrice: number
 }
 
+export interface Shipment {
+  readonly carrier: string
+  readonly trackingNumber: string
+}
+
 /** The order's total in cents. */
 export const total = (items: ReadonlyArray<Item>): number =>
   items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0)
@@ -58,7 +75,14 @@ export type State =
     readonly total: number
     readonly paymentId: string
   }
-  | { readonly status: "completed"; readonly customerId: string; readonly items: ReadonlyArray<Item>; readonly total: number }
+  | {
+    readonly status: "completed"
+    readonly customerId: string
+    readonly items: ReadonlyArray<Item>
+    readonly total: number
+    /** `null` for orders completed before shipments were recorded (OrderCompleted v1). */
+    readonly shipment: Shipment | null
+  }
   | { readonly status: "cancelled"; readonly customerId: string; readonly items: ReadonlyArray<Item>; readonly refund: number }
 
 export const initialState: State = { status: "none" }
@@ -74,6 +98,10 @@ const removeItem = (items: ReadonlyArray<Item>, sku: string, quantity: number): 
   items.flatMap((item) =>
     item.sku !== sku ? [item] : item.quantity > quantity ? [{ ...item, quantity: item.quantity - quantity }] : []
   )
+
+// Copied field by field: a decoded payload or a command may carry fields a shipment does not have.
+const shipmentOf = (shipment: Shipment | null): Shipment | null =>
+  shipment === null ? null : { carrier: shipment.carrier, trackingNumber: shipment.trackingNumber }
 
 // An event that does not fit the state (one `decide` would never have produced) leaves it
 // unchanged: replay must not fail on history it cannot explain.
@@ -96,7 +124,7 @@ export const evolve = (state: State, event: Event): State => {
       return state.status === "submitted" ? { ...state, status: "paid", paymentId: event.data.paymentId } : state
     case "OrderCompleted":
       return state.status === "paid"
-        ? { status: "completed", customerId: state.customerId, items: state.items, total: state.total }
+        ? { status: "completed", customerId: state.customerId, items: state.items, total: state.total, shipment: shipmentOf(event.data.shipment) }
         : state
     case "OrderCancelled":
       return state.status === "none" || state.status === "completed" || state.status === "cancelled"
@@ -115,7 +143,7 @@ export type Command =
   | { readonly type: "RemoveItem"; readonly sku: string; readonly quantity: number }
   | { readonly type: "SubmitOrder"; readonly at: string }
   | { readonly type: "PayOrder"; readonly amount: number; readonly paymentId: string; readonly at: string }
-  | { readonly type: "CompleteOrder"; readonly at: string }
+  | { readonly type: "CompleteOrder"; readonly at: string; readonly shipment: Shipment }
   | { readonly type: "CancelOrder"; readonly reason: string; readonly at: string }
 
 export type Rejection =
@@ -191,7 +219,7 @@ export const decide = (command: Command, state: State): Decision => {
       return Decider.accept({ type: "OrderPaid", data: { amount: command.amount, paymentId: command.paymentId, at: command.at } })
     case "CompleteOrder":
       return state.status === "paid"
-        ? Decider.accept({ type: "OrderCompleted", data: { at: command.at } })
+        ? Decider.accept({ type: "OrderCompleted", data: { at: command.at, shipment: shipmentOf(command.shipment) } })
         : Decider.reject({ type: "OrderNotPaid", status: state.status })
     case "CancelOrder":
       return Decider.accept({
@@ -230,7 +258,7 @@ export const describeCommand = (command: Command): string => {
     case "PayOrder":
       return `pay ${money(command.amount)} (payment ${command.paymentId})`
     case "CompleteOrder":
-      return "complete"
+      return `complete (shipped by ${command.shipment.carrier}, tracking ${command.shipment.trackingNumber})`
     case "CancelOrder":
       return `cancel (${command.reason})`
   }
@@ -269,6 +297,9 @@ export const explain = (rejection: Rejection): string => {
   }
 }
 
+export const describeShipment = (shipment: Shipment | null): string =>
+  shipment === null ? "shipment not recorded" : `shipped by ${shipment.carrier} (${shipment.trackingNumber})`
+
 export const describeState = (state: State): string => {
   switch (state.status) {
     case "none":
@@ -280,7 +311,7 @@ export const describeState = (state: State): string => {
     case "paid":
       return `paid by ${state.customerId}: ${money(state.total)} (payment ${state.paymentId})`
     case "completed":
-      return `completed for ${state.customerId}: ${money(state.total)}`
+      return `completed for ${state.customerId}: ${money(state.total)}, ${describeShipment(state.shipment)}`
     case "cancelled":
       return `cancelled for ${state.customerId}${state.refund > 0 ? `, refund ${money(state.refund)}` : ""}`
   }

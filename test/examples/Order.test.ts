@@ -2,7 +2,7 @@ import * as fc from "fast-check"
 import * as Either from "fp-ts/lib/Either.js"
 import { describe, expect, it } from "vitest"
 import { Decider } from "es-kernel"
-import { DeciderLaws, DeciderSpec } from "es-kernel/testing"
+import { CodecLaws, DeciderLaws, DeciderSpec } from "es-kernel/testing"
 import * as Order from "../../examples/order/Order.js"
 
 const at = "2025-03-01T10:00:00.000Z"
@@ -12,7 +12,8 @@ const onePear: Order.Event = { type: "ItemAdded", data: { sku: "pear", name: "Pe
 const draft: ReadonlyArray<Order.Event> = [created, twoApples, onePear]
 const submitted: ReadonlyArray<Order.Event> = [...draft, { type: "OrderSubmitted", data: { total: 490, at } }]
 const paid: ReadonlyArray<Order.Event> = [...submitted, { type: "OrderPaid", data: { amount: 490, paymentId: "pay-1", at } }]
-const completed: ReadonlyArray<Order.Event> = [...paid, { type: "OrderCompleted", data: { at } }]
+const shipment: Order.Shipment = { carrier: "DHL", trackingNumber: "JD0001" }
+const completed: ReadonlyArray<Order.Event> = [...paid, { type: "OrderCompleted", data: { at, shipment } }]
 const cancelled: ReadonlyArray<Order.Event> = [...draft, { type: "OrderCancelled", data: { reason: "changed mind", refund: 0, at } }]
 
 const addApples = (quantity: number): Order.Command => ({ type: "AddItem", sku: "apple", name: "Apple", quantity, unitPrice: 120 })
@@ -37,7 +38,7 @@ describe("order", () => {
         { type: "RemoveItem", sku: "apple", quantity: 1 },
         { type: "SubmitOrder", at },
         { type: "PayOrder", amount: 0, paymentId: "pay-1", at },
-        { type: "CompleteOrder", at },
+        { type: "CompleteOrder", at, shipment },
         { type: "CancelOrder", reason: "r", at }
       ]
       for (const command of commands) spec.given().when(command).thenRejectedWith({ type: "OrderNotCreated" })
@@ -176,13 +177,13 @@ describe("order", () => {
 
   describe("completing", () => {
     it("completes a paid order", () => {
-      spec.given(paid).when({ type: "CompleteOrder", at }).then([{ type: "OrderCompleted", data: { at } }])
-      spec.given(paid).when({ type: "CompleteOrder", at }).thenState((state) => Decider.isTerminal(Order.decider, state))
+      spec.given(paid).when({ type: "CompleteOrder", at, shipment }).then([{ type: "OrderCompleted", data: { at, shipment } }])
+      spec.given(paid).when({ type: "CompleteOrder", at, shipment }).thenState((state) => Decider.isTerminal(Order.decider, state))
     })
 
     it("rejects completing an order that is not paid", () => {
-      spec.given(draft).when({ type: "CompleteOrder", at }).thenRejectedWith({ type: "OrderNotPaid", status: "draft" })
-      spec.given(submitted).when({ type: "CompleteOrder", at }).thenRejectedWith({ type: "OrderNotPaid", status: "submitted" })
+      spec.given(draft).when({ type: "CompleteOrder", at, shipment }).thenRejectedWith({ type: "OrderNotPaid", status: "draft" })
+      spec.given(submitted).when({ type: "CompleteOrder", at, shipment }).thenRejectedWith({ type: "OrderNotPaid", status: "submitted" })
     })
   })
 
@@ -223,7 +224,7 @@ describe("order", () => {
       { type: "RemoveItem", sku: "apple", quantity: 1 },
       { type: "SubmitOrder", at },
       { type: "PayOrder", amount: 490, paymentId: "pay-2", at },
-      { type: "CompleteOrder", at },
+      { type: "CompleteOrder", at, shipment },
       { type: "CancelOrder", reason: "r", at }
     ]
 
@@ -295,7 +296,7 @@ describe("order", () => {
           at: moment
         })
       ),
-      weighted(4, fc.record({ type: fc.constant("CompleteOrder" as const), at: moment })),
+      weighted(4, fc.record({ type: fc.constant("CompleteOrder" as const), at: moment, shipment: fc.constant(shipment) })),
       weighted(1, fc.record({ type: fc.constant("CancelOrder" as const), reason: fc.constantFrom("changed mind", "out of stock"), at: moment }))
     )
 
@@ -320,5 +321,37 @@ describe("order", () => {
       }
     })
   })
-})
 
+  describe("the codec", () => {
+    it("reads an OrderCompleted v1, written before shipments were recorded, as v2 with no shipment", () => {
+      const stored = { streamId: "order-1", version: 5, type: "OrderCompleted", schemaVersion: 1, data: { at } }
+      expect(Order.codec.decode(stored)).toEqual(Either.right({ type: "OrderCompleted", data: { at, shipment: null } }))
+      expect(Order.describeState(Decider.fold(Order.decider, [...paid, { type: "OrderCompleted", data: { at, shipment: null } }])))
+        .toBe("completed for cust-1: 4.90, shipment not recorded")
+    })
+
+    it("writes OrderCompleted at version 2", () => {
+      expect(Order.codec.encode({ type: "OrderCompleted", data: { at, shipment } }))
+        .toEqual(Either.right({ type: "OrderCompleted", data: { at, shipment }, schemaVersion: 2 }))
+    })
+
+    describe("obeys the codec laws", () => {
+      const text = fc.string({ maxLength: 12 })
+      const cents = fc.integer({ min: 0, max: 1_000_000 })
+      const laws = CodecLaws.laws(Order.codec, {
+        arbitraries: {
+          OrderCreated: fc.record({ customerId: text, at: text }),
+          ItemAdded: fc.record({ sku: text, name: text, quantity: cents, unitPrice: cents }),
+          ItemRemoved: fc.record({ sku: text, quantity: cents }),
+          OrderSubmitted: fc.record({ total: cents, at: text }),
+          OrderPaid: fc.record({ amount: cents, paymentId: text, at: text }),
+          OrderCompleted: fc.record({ at: text, shipment: fc.option(fc.record({ carrier: text, trackingNumber: text }), { nil: null }) }),
+          OrderCancelled: fc.record({ reason: text, refund: cents, at: text })
+        },
+        oldPayloads: { OrderCompleted: { 1: fc.record({ at: text }) } },
+        numRuns: 50
+      })
+      for (const law of laws) it(law.name, law.check)
+    })
+  })
+})
