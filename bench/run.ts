@@ -3,6 +3,9 @@
  *
  *   npm run bench -- memory                 one process: warm-up, then --reps timed runs
  *   npm run bench -- memory --runs 3        three separate processes, medians of their medians
+ *   npm run bench -- file                   the durable file layer vs Emmett's SQLite store and the raw disk
+ *                                           (needs the bench-only dependencies: npm install --prefix bench)
+ *   npm run bench -- handler                the command handler (W6) vs Emmett's DeciderCommandHandler
  *
  * Options:
  *   --reps N       timed runs of each workload per target and process (default 5)
@@ -26,7 +29,7 @@ import { runInNewContext } from "node:vm"
 import { Schema } from "effect"
 import { suites } from "./suites.js"
 import type { Bar, Suite } from "./suites.js"
-import { eventCount, expectedFold, payloads, runWorkload, withEvents, workloads } from "./workloads.js"
+import { eventCount, expectedBalance, expectedFold, payloadCount, payloads, runWorkload, withEvents, workloads } from "./workloads.js"
 import type { Measurement, Target, Workload, WorkloadSpec } from "./workloads.js"
 
 // ---------------------------------------------------------------------------
@@ -35,7 +38,7 @@ import type { Measurement, Target, Workload, WorkloadSpec } from "./workloads.js
 
 const Cell = Schema.Struct({
   target: Schema.String,
-  role: Schema.Literals(["subject", "peer"]),
+  role: Schema.Literals(["subject", "peer", "limit"]),
   /** Events per timed run. */
   n: Schema.Number,
   /** events/s of each timed run. */
@@ -48,6 +51,9 @@ type Cell = typeof Cell.Type
 const ProcessResult = Schema.Struct({
   suite: Schema.String,
   node: Schema.String,
+  /** Load average (1 min) when the process started and ended. */
+  loadBefore: Schema.Number,
+  loadAfter: Schema.Number,
   results: Schema.Array(Schema.Struct({ workload: Schema.String, cells: Schema.Array(Cell) }))
 })
 type ProcessResult = typeof ProcessResult.Type
@@ -141,9 +147,16 @@ const progress = (line: string): void => {
   process.stderr.write(`${line}\n`)
 }
 
-/** The spec a target runs for a workload: scaled, then capped by the target. */
-const specFor = (workload: Workload, target: Target, scale: number): WorkloadSpec => {
-  const scaled = scale === 1 ? workload.spec : withEvents(workload.spec, eventCount(workload.spec) * scale)
+/** The workload's spec in this suite (its `sizes`), before scaling and caps. */
+const suiteSpec = (suite: Suite, workload: Workload): WorkloadSpec => {
+  const size = suite.sizes?.[workload.id]
+  return size === undefined ? workload.spec : withEvents(workload.spec, size)
+}
+
+/** The spec a target runs for a workload: sized by the suite, scaled, then capped by the target. */
+const specFor = (suite: Suite, workload: Workload, target: Target, scale: number): WorkloadSpec => {
+  const base = suiteSpec(suite, workload)
+  const scaled = scale === 1 ? base : withEvents(base, eventCount(base) * scale)
   const cap = target.caps?.[workload.id]
   return cap !== undefined && cap < eventCount(scaled) ? withEvents(scaled, cap) : scaled
 }
@@ -156,6 +169,9 @@ const verify = (target: Target, workload: Workload, spec: WorkloadSpec, m: Measu
   if (spec.kind === "replayFold" && m.check !== expectedFold(spec.events)) {
     throw new Error(`${target.name} ${workload.id}: fold gave ${String(m.check)}, expected ${expectedFold(spec.events)}`)
   }
+  if (spec.kind === "commands" && m.check !== expectedBalance(spec)) {
+    throw new Error(`${target.name} ${workload.id}: total balance ${String(m.check)}, expected ${expectedBalance(spec)}`)
+  }
   if (!(m.seconds > 0)) throw new Error(`${target.name} ${workload.id}: no time measured`)
 }
 
@@ -164,42 +180,50 @@ const runProcess = async (options: Options): Promise<ProcessResult> => {
     options.target === undefined || t.name.toLowerCase().includes(options.target.toLowerCase())
   )
   if (targets.length === 0) throw new Error(`--target ${String(options.target)}: no such target in ${options.suiteName}`)
-  const selected = workloads.filter((w) => options.only === undefined || options.only.includes(w.id))
-  const largest = Math.max(...selected.map((w) => eventCount(w.spec) * options.scale))
-  const data = payloads(Math.ceil(largest))
+  const selected = workloads.filter((w) =>
+    options.suite.workloads.includes(w.id) && (options.only === undefined || options.only.includes(w.id))
+  )
+  const loadBefore = loadavg()[0] ?? 0
+  const largest = Math.max(0, ...selected.map((w) => payloadCount(suiteSpec(options.suite, w)) * options.scale))
+  const data = payloads(Math.max(1, Math.ceil(largest)))
   const results: Array<ProcessResult["results"][number]> = []
-
-  for (const workload of selected) {
-    const cells = new Map<Target, { n: number; rates: Array<number>; firsts: Array<number>; lasts: Array<number> }>()
-    const run = async (target: Target, spec: WorkloadSpec): Promise<Measurement | undefined> => {
-      collectGarbage()
-      const m = await runWorkload(target, spec, data)
-      if (m !== undefined) verify(target, workload, spec, m)
-      return m
-    }
-    for (const target of targets) {
-      const spec = specFor(workload, target, options.scale)
-      for (let w = 0; w < options.warmup; w++) await run(target, withEvents(spec, Math.max(1, eventCount(spec) * 0.2)))
-    }
-    for (let rep = 0; rep < options.reps; rep++) {
-      for (const target of targets) {
-        const spec = specFor(workload, target, options.scale)
-        const m = await run(target, spec)
-        if (m === undefined) continue
-        const cell = cells.get(target) ?? { n: m.events, rates: [], firsts: [], lasts: [] }
-        cell.rates.push(m.events / m.seconds)
-        if (m.first !== undefined) cell.firsts.push(m.first)
-        if (m.last !== undefined) cell.lasts.push(m.last)
-        cells.set(target, cell)
-        progress(`${workload.id} ${target.name} run ${rep + 1}/${options.reps}: ${fmtRate(m.events / m.seconds)} events/s`)
+  try {
+    for (const workload of selected) {
+      const cells = new Map<Target, { n: number; rates: Array<number>; firsts: Array<number>; lasts: Array<number> }>()
+      const run = async (target: Target, spec: WorkloadSpec): Promise<Measurement | undefined> => {
+        collectGarbage()
+        const m = await runWorkload(target, spec, data)
+        if (m !== undefined) verify(target, workload, spec, m)
+        return m
       }
+      for (const target of targets) {
+        const spec = specFor(options.suite, workload, target, options.scale)
+        // F2/F3 reuse one prebuilt store, so their warm-up runs at full size (a smaller one would build a second store).
+        const warm = spec.kind === "open" || spec.kind === "readAll" ? spec : withEvents(spec, Math.max(1, eventCount(spec) * 0.2))
+        for (let w = 0; w < options.warmup; w++) await run(target, warm)
+      }
+      for (let rep = 0; rep < options.reps; rep++) {
+        for (const target of targets) {
+          const spec = specFor(options.suite, workload, target, options.scale)
+          const m = await run(target, spec)
+          if (m === undefined) continue
+          const cell = cells.get(target) ?? { n: m.events, rates: [], firsts: [], lasts: [] }
+          cell.rates.push(m.events / m.seconds)
+          if (m.first !== undefined) cell.firsts.push(m.first)
+          if (m.last !== undefined) cell.lasts.push(m.last)
+          cells.set(target, cell)
+          progress(`${workload.id} ${target.name} run ${rep + 1}/${options.reps}: ${fmtRate(m.events / m.seconds)} ${unit(workload.id)}`)
+        }
+      }
+      results.push({
+        workload: workload.id,
+        cells: [...cells].map(([target, c]) => ({ target: target.name, role: target.role, ...c }))
+      })
     }
-    results.push({
-      workload: workload.id,
-      cells: [...cells].map(([target, c]) => ({ target: target.name, role: target.role, ...c }))
-    })
+  } finally {
+    for (const target of targets) await target.dispose?.()
   }
-  return { suite: options.suiteName, node: process.version, results }
+  return { suite: options.suiteName, node: process.version, loadBefore, loadAfter: loadavg()[0] ?? 0, results }
 }
 
 // ---------------------------------------------------------------------------
@@ -216,7 +240,7 @@ const median = (xs: ReadonlyArray<number>): number | undefined => {
 
 interface Summary {
   readonly target: string
-  readonly role: "subject" | "peer"
+  readonly role: "subject" | "peer" | "limit"
   readonly n: number
   readonly rate: number
   readonly min: number
@@ -263,15 +287,28 @@ const summarize = (processes: ReadonlyArray<ProcessResult>): ReadonlyArray<{ wor
 const fmtRate = (x: number): string => Math.round(x).toLocaleString("en-US")
 const fmtRatio = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
 
+const kindOf = (workloadId: string): WorkloadSpec["kind"] | undefined => workloads.find((w) => w.id === workloadId)?.spec.kind
+
+/** What a rate counts: commands for W6, events elsewhere. */
+const unit = (workloadId: string): string => (kindOf(workloadId) === "commands" ? "commands/s" : "events/s")
+
+/** F2's rate as the time it stands for: `n` events opened in `n / rate` seconds. */
+const openTime = (workloadId: string, s: Summary): string =>
+  kindOf(workloadId) === "open" ? `open ${(1000 * s.n / s.rate).toFixed(0)} ms` : ""
+
 interface Line {
   readonly workload: string
   readonly subject: Summary | undefined
   readonly peer: Summary | undefined
+  readonly limit: Summary | undefined
+  /** subject / peer */
   readonly ratio: number | undefined
+  /** limit / subject: how many times slower than the physical limit the subject is. */
+  readonly belowLimit: number | undefined
   readonly verdict: string
 }
 
-const judge = (bar: Bar | undefined, subject: Summary | undefined, ratio: number | undefined): string => {
+const judge = (bar: Bar | undefined, subject: Summary | undefined, ratio: number | undefined, belowLimit: number | undefined): string => {
   if (bar === undefined || subject === undefined) return ""
   const misses: Array<string> = []
   if (bar.minRate !== undefined && subject.rate < bar.minRate) misses.push(`rate < ${fmtRate(bar.minRate)}`)
@@ -280,6 +317,9 @@ const judge = (bar: Bar | undefined, subject: Summary | undefined, ratio: number
     const flat = subject.first !== undefined && subject.last !== undefined ? subject.last / subject.first : 0
     if (flat < bar.minFlatness) misses.push(`last/first < ${bar.minFlatness}`)
   }
+  if (bar.maxBelowLimit !== undefined && (belowLimit === undefined || belowLimit > bar.maxBelowLimit)) {
+    misses.push(`more than ${bar.maxBelowLimit}x below the disk`)
+  }
   return misses.length === 0 ? "meets bar" : `BELOW BAR (${misses.join(", ")})`
 }
 
@@ -287,8 +327,10 @@ const lines = (suite: Suite, summary: ReturnType<typeof summarize>): ReadonlyArr
   summary.map(({ workload, rows }) => {
     const subject = rows.find((r) => r.role === "subject")
     const peer = rows.find((r) => r.role === "peer")
+    const limit = rows.find((r) => r.role === "limit")
     const ratio = subject !== undefined && peer !== undefined ? subject.rate / peer.rate : undefined
-    return { workload, subject, peer, ratio, verdict: judge(suite.bar[workload], subject, ratio) }
+    const belowLimit = subject !== undefined && limit !== undefined ? limit.rate / subject.rate : undefined
+    return { workload, subject, peer, limit, ratio, belowLimit, verdict: judge(suite.bar[workload], subject, ratio, belowLimit) }
   })
 
 const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n))
@@ -302,42 +344,51 @@ const printText = (summary: ReturnType<typeof summarize>, suite: Suite, processe
   const out: Array<string> = []
   const spreadLabel = processes > 1 ? `min..max of ${processes} process medians` : "min..max of runs"
   out.push("")
-  out.push(`${pad("workload", 8)} ${pad("target", 18)} ${pad("n", 8, true)} ${pad("events/s (median)", 18, true)}  ${spreadLabel}`)
+  out.push(`${pad("workload", 8)} ${pad("target", 22)} ${pad("n", 9, true)} ${pad("rate/s (median)", 16, true)}  ${spreadLabel}`)
   for (const { workload, rows } of summary) {
     for (const r of rows) {
       out.push(
-        `${pad(workload, 8)} ${pad(r.target, 18)} ${pad(fmtRate(r.n), 8, true)} ${pad(fmtRate(r.rate), 18, true)}  ` +
-          `${fmtRate(r.min)}..${fmtRate(r.max)}  ${flatness(r)}`
+        `${pad(workload, 8)} ${pad(r.target, 22)} ${pad(fmtRate(r.n), 9, true)} ${pad(fmtRate(r.rate), 16, true)}  ` +
+          `${fmtRate(r.min)}..${fmtRate(r.max)} ${unit(workload)}  ${openTime(workload, r)}${flatness(r)}`
       )
     }
   }
+  const anyLimit = summary.some(({ rows }) => rows.some((r) => r.role === "limit"))
   out.push("")
-  out.push(`${pad("workload", 8)} ${pad("ratio (subject / peer)", 24)} verdict`)
+  out.push(`${pad("workload", 8)} ${pad("ratio (subject / peer)", 30)} ${anyLimit ? `${pad("disk / subject", 15)} ` : ""}verdict`)
   for (const l of lines(suite, summary)) {
     const capped = l.subject !== undefined && l.peer !== undefined && l.peer.n < l.subject.n ? " (peer capped: lower bound)" : ""
-    out.push(`${pad(l.workload, 8)} ${pad(l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}x${capped}`, 24)} ${l.verdict}`)
+    const limit = anyLimit ? `${pad(l.belowLimit === undefined ? "-" : `${fmtRatio(l.belowLimit)}x`, 15)} ` : ""
+    out.push(`${pad(l.workload, 8)} ${pad(l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}x${capped}`, 30)} ${limit}${l.verdict}`)
   }
   process.stdout.write(`${out.join("\n")}\n`)
 }
 
 const printMarkdown = (summary: ReturnType<typeof summarize>, suite: Suite): void => {
   const title = new Map(workloads.map((w) => [w.id, w.title]))
+  const all = lines(suite, summary)
+  const anyLimit = all.some((l) => l.limit !== undefined)
   const out: Array<string> = [
     "",
-    "| workload | es-kernel events/s | peer events/s | ratio | bar |",
-    "|---|---:|---:|---:|---|"
+    `| workload | es-kernel /s | peer /s | ratio |${anyLimit ? " disk /s | disk ÷ es-kernel |" : ""} bar |`,
+    `|---|---:|---:|---:|${anyLimit ? "---:|---:|" : ""}---|`
   ]
-  for (const l of lines(suite, summary)) {
+  for (const l of all) {
     const cell = (s: Summary | undefined): string => {
       if (s === undefined) return "-"
-      const base = fmtRate(s.rate) + (l.subject !== undefined && s.n < l.subject.n ? ` (n=${fmtRate(s.n)})` : "")
+      const base = fmtRate(s.rate) + ` (n=${fmtRate(s.n)})`
+      const time = openTime(l.workload, s)
+      const extra = time === "" ? "" : `<br>${time}`
       return s.first !== undefined && s.last !== undefined
-        ? `${base}<br>first 10% ${fmtRate(s.first)}, last 10% ${fmtRate(s.last)} (×${(s.last / s.first).toFixed(2)})`
-        : base
+        ? `${base}${extra}<br>first 10% ${fmtRate(s.first)}, last 10% ${fmtRate(s.last)} (×${(s.last / s.first).toFixed(2)})`
+        : `${base}${extra}`
     }
+    const limit = anyLimit
+      ? ` ${cell(l.limit)} | ${l.belowLimit === undefined ? "-" : `${fmtRatio(l.belowLimit)}×`} |`
+      : ""
     out.push(
       `| ${l.workload}: ${title.get(l.workload) ?? ""} | ${cell(l.subject)} | ${cell(l.peer)} | ` +
-        `${l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}×`} | ${l.verdict} |`
+        `${l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}×`} |${limit} ${l.verdict} |`
     )
   }
   process.stdout.write(`${out.join("\n")}\n`)
@@ -388,6 +439,10 @@ const main = async (): Promise<void> => {
     `${processes.length} process(es) × ${options.reps} timed run(s) after ${options.warmup} warm-up(s); medians` +
       `${options.scale === 1 ? "" : `; scale ${options.scale}`}\n`
   )
+  process.stdout.write(
+    `load average (1 min) per process, start→end: ${processes.map((p) => `${p.loadBefore.toFixed(2)}→${p.loadAfter.toFixed(2)}`).join(", ")}\n`
+  )
+  for (const note of options.suite.notes ?? []) process.stdout.write(`note: ${note}\n`)
   printText(summary, options.suite, processes.length)
   if (options.markdown) printMarkdown(summary, options.suite)
 }

@@ -3,8 +3,8 @@
  * bar (ARCHITECTURE.md §7) each workload is held to. Targets are imported lazily, so a
  * suite only loads what it runs.
  *
- * To add a suite (`file`, `handler`): add an entry here whose `targets` imports its
- * target modules.
+ * To add a suite: add an entry here whose `targets` imports its target modules and whose
+ * `workloads` lists the workload ids it runs.
  */
 import type { Target } from "./workloads.js"
 
@@ -16,11 +16,22 @@ export interface Bar {
   readonly minRatio?: number
   /** W2: the subject's last-window rate over its first-window rate. */
   readonly minFlatness?: number
+  /** The "limit" target's rate over the subject's may be at most this (e.g. 1.5: within 1.5× of the disk). */
+  readonly maxBelowLimit?: number
 }
 
 export interface Suite {
   readonly description: string
   readonly targets: () => Promise<ReadonlyArray<Target>>
+  /** The workload ids this suite runs, in order. */
+  readonly workloads: ReadonlyArray<string>
+  /**
+   * Event (or command) counts that replace a workload's default size in this suite, for
+   * every target (before `--scale` and the targets' own caps). Printed with the results.
+   */
+  readonly sizes?: { readonly [workloadId: string]: number }
+  /** Said with the results: why sizes differ, what a row means. */
+  readonly notes?: ReadonlyArray<string>
   readonly bar: { readonly [workloadId: string]: Bar }
 }
 
@@ -32,11 +43,56 @@ export const suites: { readonly [name: string]: Suite } = {
       const { emmettMemory } = await import("./targets/emmett-memory.js")
       return [eskernelMemory, emmettMemory]
     },
+    workloads: ["W1", "W2", "W3", "W4", "W5"],
     bar: {
       W1: { minRate: 1_000_000, minRatio: 10 },
       W2: { minFlatness: 0.8 },
       W3: { minRatio: 10 },
       W5: { minRate: 5_000_000 }
     }
+  },
+
+  file: {
+    description:
+      "es-kernel's file layer (durable, default sync) vs Emmett's SQLite store (@event-driven-io/emmett-sqlite), " +
+      "with the disk's own write+fdatasync loop as the physical limit",
+    targets: async () => {
+      const { eskernelFile } = await import("./targets/eskernel-file.js")
+      const { emmettSqlite, loadEmmettSqlite } = await import("./targets/emmett-sqlite.js")
+      await loadEmmettSqlite() // fails early, with the install instructions, when bench/node_modules is missing
+      const { diskSync } = await import("./targets/disk-sync.js")
+      return [eskernelFile, emmettSqlite, diskSync]
+    },
+    workloads: ["W1", "W2", "W3", "W4", "W5", "F1", "F2", "F3"],
+    // Every single-event append of a durable store waits for at least one fdatasync
+    // (≈ 1,000–2,500/s on this disk), so the single-writer workloads run at a few
+    // thousand events, not 100,000; the concurrent ones (group commit) at 20,000.
+    sizes: { W1: 3_000, W2: 3_000, W3: 20_000, W4: 100_000, W5: 100_000, F1: 20_000 },
+    notes: [
+      "Sizes scaled down for durable stores (every single append waits for an fdatasync): " +
+        "W1 and W2 at 3,000 events, W3 and F1 at 20,000; W4, W5 at full size; F2/F3 over a 1,000,000-event store " +
+        "built once per process and reopened each run (warm page cache).",
+      "disk = a raw loop in the stores' directory: writeSync 300 bytes + fdatasyncSync, one at a time."
+    ],
+    bar: {
+      W2: { maxBelowLimit: 1.5 },
+      F1: { minRate: 100_000 },
+      F2: { minRate: 1_000_000 },
+      F3: { minRate: 1_000_000 }
+    }
+  },
+
+  handler: {
+    description:
+      "es-kernel's CommandHandler on the memory layer vs Emmett's DeciderCommandHandler on its in-memory store, " +
+      "same bank decider (examples/bank/Account.ts)",
+    targets: async () => {
+      const { eskernelHandler } = await import("./targets/eskernel-handler.js")
+      const { emmettHandler } = await import("./targets/emmett-handler.js")
+      return [eskernelHandler, emmettHandler]
+    },
+    workloads: ["W6"],
+    notes: ["Rates are commands/s (each command appends one event)."],
+    bar: {}
   }
 }

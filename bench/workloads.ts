@@ -94,7 +94,51 @@ export interface ReplayFold {
   readonly events: number
 }
 
-export type WorkloadSpec = RoundRobin | OneStream | ConcurrentNewStreams | Batches | ReplayFold
+/**
+ * W6: the command handler. Open `accounts` accounts (untimed), then time `commands`
+ * deposits and withdrawals over them in an order fixed by `seed`, one at a time.
+ * Rates are commands/s.
+ */
+export interface Commands {
+  readonly kind: "commands"
+  readonly accounts: number
+  readonly commands: number
+  readonly seed: number
+}
+
+/** F1: `events` single-event appends by `writers` concurrent writers, each to its own stream, exact versions. */
+export interface ConcurrentWriters {
+  readonly kind: "concurrentWriters"
+  readonly events: number
+  readonly writers: number
+}
+
+/**
+ * F2: open a store of `events` events. The store is built once per process (untimed, in
+ * large batches) and reused by every run; the timed part is opening it until it answers
+ * its first query. The rate is `events` / open time.
+ */
+export interface Open {
+  readonly kind: "open"
+  readonly events: number
+}
+
+/** F3: read the whole global log of an `events`-event store (built as for F2), counting events. */
+export interface ReadAll {
+  readonly kind: "readAll"
+  readonly events: number
+}
+
+export type WorkloadSpec =
+  | RoundRobin
+  | OneStream
+  | ConcurrentNewStreams
+  | Batches
+  | ReplayFold
+  | Commands
+  | ConcurrentWriters
+  | Open
+  | ReadAll
 
 export type WorkloadKind = WorkloadSpec["kind"]
 
@@ -129,12 +173,53 @@ export const workloads: ReadonlyArray<Workload> = [
     id: "W5",
     title: "read + fold one 100k-event stream",
     spec: { kind: "replayFold", events: 100_000 }
+  },
+  {
+    id: "W6",
+    title: "command handler: 1,000 accounts, 20k deposits/withdrawals (commands/s)",
+    spec: { kind: "commands", accounts: 1_000, commands: 20_000, seed: 42 }
+  },
+  {
+    id: "F1",
+    title: "100 concurrent writers, single-event appends, each to its own stream",
+    spec: { kind: "concurrentWriters", events: 100_000, writers: 100 }
+  },
+  {
+    id: "F2",
+    title: "open a 1,000,000-event store (rate = events / open time)",
+    spec: { kind: "open", events: 1_000_000 }
+  },
+  {
+    id: "F3",
+    title: "read all of a 1,000,000-event store",
+    spec: { kind: "readAll", events: 1_000_000 }
   }
 ]
 
 /** How many events a spec moves. */
-export const eventCount = (spec: WorkloadSpec): number =>
-  spec.kind === "batches" ? spec.batches * spec.batchSize : spec.events
+export const eventCount = (spec: WorkloadSpec): number => {
+  switch (spec.kind) {
+    case "batches":
+      return spec.batches * spec.batchSize
+    case "commands":
+      return spec.commands
+    default:
+      return spec.events
+  }
+}
+
+/** How many payloads a spec needs built (W6 builds its own commands; F2/F3 build their store in batches). */
+export const payloadCount = (spec: WorkloadSpec): number => {
+  switch (spec.kind) {
+    case "commands":
+      return 0
+    case "open":
+    case "readAll":
+      return Math.min(spec.events, 100_000)
+    default:
+      return eventCount(spec)
+  }
+}
 
 /**
  * The spec scaled to `events` events (W1 keeps its stream count, W4 its batch size).
@@ -145,9 +230,15 @@ export const withEvents = (spec: WorkloadSpec, events: number): WorkloadSpec => 
   switch (spec.kind) {
     case "roundRobin":
       return { ...spec, events: n, streams: Math.min(spec.streams, n) }
+    case "concurrentWriters":
+      return { ...spec, events: n, writers: Math.min(spec.writers, n) }
+    case "commands":
+      return { ...spec, commands: n, accounts: Math.min(spec.accounts, n) }
     case "oneStream":
     case "concurrentNewStreams":
     case "replayFold":
+    case "open":
+    case "readAll":
       return { ...spec, events: n }
     case "batches":
       return { ...spec, batches: Math.max(1, Math.round(n / spec.batchSize)) }
@@ -184,8 +275,11 @@ export type Runners = { readonly [K in WorkloadKind]?: Runner<K> }
 export interface Target {
   /** Shown in the table, e.g. "es-kernel memory". */
   readonly name: string
-  /** "subject" is es-kernel; "peer" is what the ratio divides by. */
-  readonly role: "subject" | "peer"
+  /**
+   * "subject" is es-kernel; "peer" is what the ratio divides by; "limit" is a physical
+   * reference (the disk's own write+fdatasync loop), which the subject is compared to as well.
+   */
+  readonly role: "subject" | "peer" | "limit"
   readonly runners: Runners
   /**
    * Optional caps on the events of a workload, by workload id, for a peer whose cost
@@ -194,6 +288,8 @@ export interface Target {
    * easier, smaller case).
    */
   readonly caps?: { readonly [workloadId: string]: number }
+  /** Releases what the target kept between runs (F2/F3's prebuilt store); called once at the end. */
+  readonly dispose?: () => Promise<void>
 }
 
 /** Runs `spec` with the runner of its kind, if the target has one. */
@@ -213,6 +309,14 @@ export const runWorkload = (
       return target.runners.batches?.(spec, data)
     case "replayFold":
       return target.runners.replayFold?.(spec, data)
+    case "commands":
+      return target.runners.commands?.(spec, data)
+    case "concurrentWriters":
+      return target.runners.concurrentWriters?.(spec, data)
+    case "open":
+      return target.runners.open?.(spec, data)
+    case "readAll":
+      return target.runners.readAll?.(spec, data)
   }
 }
 
@@ -235,3 +339,41 @@ export const windows = (spec: OneStream): { readonly head: number; readonly tail
   const size = Math.max(1, Math.floor(spec.events * spec.window))
   return { head: size, tail: spec.events - size }
 }
+
+/**
+ * W6's commands, fixed by `spec.seed`: `spec.commands` deposits and withdrawals over
+ * accounts `0 .. spec.accounts - 1`, each account chosen at random (a 32-bit LCG, so every
+ * target gets the same sequence). Withdrawals are small against the opening balance, so
+ * none is rejected: every command appends exactly one event.
+ */
+export interface BankCommand {
+  readonly account: number
+  readonly kind: "Deposit" | "Withdraw"
+  readonly amount: number
+}
+
+/** The opening balance of every W6 account, in cents. */
+export const openingBalance = 1_000_000
+
+export const bankCommands = (spec: Commands): ReadonlyArray<BankCommand> => {
+  let x = spec.seed >>> 0
+  const next = (): number => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0
+    return x
+  }
+  return Array.from({ length: spec.commands }, (): BankCommand => {
+    const account = next() % spec.accounts
+    const r = next()
+    return { account, kind: r % 3 === 0 ? "Withdraw" : "Deposit", amount: 1 + (r >>> 8) % 100 }
+  })
+}
+
+/** The balance every W6 target must end with, summed over all accounts. */
+export const expectedBalance = (spec: Commands): number =>
+  bankCommands(spec).reduce(
+    (sum, c) => sum + (c.kind === "Deposit" ? c.amount : -c.amount),
+    spec.accounts * openingBalance
+  )
+
+/** W6: account `i`'s id. */
+export const accountId = (i: number): string => `acc${String(i).padStart(6, "0")}`

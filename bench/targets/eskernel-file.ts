@@ -1,0 +1,236 @@
+/**
+ * The subject of the `file` suite: es-kernel's durable file layer (`src/EventStoreFile.ts`,
+ * `layer({ directory })` with the default `sync: "durable"`), through its public API only.
+ *
+ * Each run gets a fresh directory under `os.tmpdir()`, removed afterwards, and provides
+ * the layer to one Effect program (as the memory target does): the layer is opened before
+ * the clock starts and closed after it stops. F2 and F3 share one 1,000,000-event store,
+ * built once per process in 1,000-event batches and removed by `dispose`.
+ */
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Stream } from "effect"
+import { EventStore } from "../../src/EventStore.js"
+import type { Json, NewEvent } from "../../src/EventStore.js"
+import { layer } from "../../src/EventStoreFile.js"
+import { at, eventType, now, windows } from "../workloads.js"
+import type { Measurement, Payload, Target } from "../workloads.js"
+
+const events = (data: ReadonlyArray<Payload>, n: number, offset = 0): Array<NewEvent> =>
+  Array.from({ length: n }, (_, i) => ({ type: eventType, data: at(data, offset + i) }))
+
+const singles = (data: ReadonlyArray<Payload>, n: number): Array<ReadonlyArray<NewEvent>> =>
+  events(data, n).map((e) => [e])
+
+const amountOf = (data: Json): number => {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return Number.NaN
+  const amount = "amount" in data ? data["amount"] : undefined
+  return typeof amount === "number" ? amount : Number.NaN
+}
+
+export const freshDirectory = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `es-bench-${prefix}-`))
+
+export const removeDirectory = (directory: string): Promise<void> => rm(directory, { recursive: true, force: true })
+
+/** Runs `program` on the file layer over `directory` (opened before, closed after). */
+const runOn = <A>(directory: string, program: Effect.Effect<A, unknown, EventStore>): Promise<A> =>
+  Effect.runPromise(program.pipe(Effect.provide(layer({ directory }))))
+
+/** Runs `program` on a fresh store in a fresh directory, then removes it. */
+const run = async (program: Effect.Effect<Measurement, unknown, EventStore>): Promise<Measurement> => {
+  const directory = await freshDirectory("file")
+  try {
+    return await runOn(directory, program)
+  } finally {
+    await removeDirectory(directory)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// F2/F3: one big store per process
+// ---------------------------------------------------------------------------
+
+const bigBatch = 1_000
+const bigStreams = 1_000
+let big: { readonly events: number; readonly directory: string } | undefined
+
+/** The version of stream `big-0` in the prebuilt store of `n` events (it gets batches 0, 1,000, 2,000, …). */
+export const firstStreamVersion = (n: number): number => {
+  let version = 0
+  for (let b = 0; b * bigBatch < n; b += bigStreams) version += Math.min(bigBatch, n - b * bigBatch)
+  return version
+}
+
+/** The prebuilt store of `n` events: 1,000-event batches round-robin over 1,000 streams. */
+const bigStore = async (n: number, data: ReadonlyArray<Payload>): Promise<string> => {
+  if (big !== undefined && big.events === n) return big.directory
+  if (big !== undefined) await removeDirectory(big.directory)
+  big = undefined
+  const directory = await freshDirectory("file-big")
+  const t0 = now()
+  await runOn(directory, Effect.gen(function*() {
+    const store = yield* EventStore
+    for (let done = 0, b = 0; done < n; b++) {
+      const size = Math.min(bigBatch, n - done)
+      yield* store.append(`big-${b % bigStreams}`, events(data, size, done), "any")
+      done += size
+    }
+  }))
+  process.stderr.write(`es-kernel file: built a ${n.toLocaleString("en-US")}-event store in ${((now() - t0) / 1000).toFixed(1)} s\n`)
+  big = { events: n, directory }
+  return directory
+}
+
+export const eskernelFile: Target = {
+  name: "es-kernel file",
+  role: "subject",
+  dispose: async () => {
+    if (big !== undefined) await removeDirectory(big.directory)
+    big = undefined
+  },
+  runners: {
+    roundRobin: (spec, data) => {
+      const batches = singles(data, spec.events)
+      const names = Array.from({ length: spec.streams }, (_, s) => `bench-${s}`)
+      return run(Effect.gen(function*() {
+        const store = yield* EventStore
+        const versions: Array<number> = names.map(() => 0)
+        const t0 = now()
+        for (let i = 0; i < spec.events; i++) {
+          const s = i % spec.streams
+          const result = yield* store.append(names[s] ?? "", batches[i] ?? [], versions[s] ?? 0)
+          versions[s] = result.nextExpectedVersion
+        }
+        return { events: spec.events, seconds: (now() - t0) / 1000 }
+      }))
+    },
+
+    oneStream: (spec, data) => {
+      const batches = singles(data, spec.events)
+      const { head, tail } = windows(spec)
+      return run(Effect.gen(function*() {
+        const store = yield* EventStore
+        let version = 0
+        let headEnd = 0
+        let tailStart = 0
+        const t0 = now()
+        for (let i = 0; i < spec.events; i++) {
+          if (i === head) headEnd = now()
+          if (i === tail) tailStart = now()
+          const result = yield* store.append("bench-one", batches[i] ?? [], version)
+          version = result.nextExpectedVersion
+        }
+        const t1 = now()
+        if (head >= spec.events) headEnd = t1
+        return {
+          events: spec.events,
+          seconds: (t1 - t0) / 1000,
+          first: head / ((headEnd - t0) / 1000),
+          last: (spec.events - tail) / ((t1 - tailStart) / 1000)
+        }
+      }))
+    },
+
+    concurrentNewStreams: (spec, data) => {
+      const batches = singles(data, spec.events)
+      const indices = Array.from({ length: spec.events }, (_, i) => i)
+      const names = indices.map((i) => `bench-${i}`)
+      return run(Effect.gen(function*() {
+        const store = yield* EventStore
+        const t0 = now()
+        yield* Effect.forEach(
+          indices,
+          (i) => store.append(names[i] ?? "", batches[i] ?? [], "noStream"),
+          { concurrency: spec.concurrency, discard: true }
+        )
+        return { events: spec.events, seconds: (now() - t0) / 1000 }
+      }))
+    },
+
+    concurrentWriters: (spec, data) => {
+      const batches = singles(data, spec.events)
+      const writers = Array.from({ length: spec.writers }, (_, w) => w)
+      return run(Effect.gen(function*() {
+        const store = yield* EventStore
+        const t0 = now()
+        // Writer w appends events w, w + writers, w + 2·writers, … to its own stream, in turn.
+        yield* Effect.forEach(
+          writers,
+          (w) =>
+            Effect.gen(function*() {
+              let version = 0
+              for (let i = w; i < spec.events; i += spec.writers) {
+                const result = yield* store.append(`writer-${w}`, batches[i] ?? [], version)
+                version = result.nextExpectedVersion
+              }
+            }),
+          { concurrency: "unbounded", discard: true }
+        )
+        return { events: spec.events, seconds: (now() - t0) / 1000 }
+      }))
+    },
+
+    batches: (spec, data) => {
+      const all = events(data, spec.batches * spec.batchSize)
+      const batches = Array.from(
+        { length: spec.batches },
+        (_, b) => all.slice(b * spec.batchSize, (b + 1) * spec.batchSize)
+      )
+      return run(Effect.gen(function*() {
+        const store = yield* EventStore
+        let version = 0
+        const t0 = now()
+        for (const batch of batches) {
+          const result = yield* store.append("bench-batches", batch, version)
+          version = result.nextExpectedVersion
+        }
+        return { events: spec.batches * spec.batchSize, seconds: (now() - t0) / 1000 }
+      }))
+    },
+
+    replayFold: (spec, data) => {
+      const seed = events(data, spec.events)
+      return run(Effect.gen(function*() {
+        const store = yield* EventStore
+        yield* store.append("bench-replay", seed, "noStream")
+        const t0 = now()
+        const [count, sum] = yield* Stream.runFold(
+          store.readStream("bench-replay"),
+          (): [number, number] => [0, 0],
+          (acc, event): [number, number] => {
+            acc[0] += 1
+            acc[1] += amountOf(event.data)
+            return acc
+          }
+        )
+        return { events: count, seconds: (now() - t0) / 1000, check: sum }
+      }))
+    },
+
+    open: async (spec, data) => {
+      const directory = await bigStore(spec.events, data)
+      const expected = firstStreamVersion(spec.events)
+      // The clock starts before the layer is built (lock, index scan) and stops once the
+      // store has answered its first query; closing it is not timed.
+      const t0 = now()
+      const { version, t1 } = await runOn(directory, Effect.gen(function*() {
+        const store = yield* EventStore
+        const v = yield* store.streamVersion("big-0")
+        return { version: v, t1: now() }
+      }))
+      if (version !== expected) throw new Error(`es-kernel file F2: big-0 at version ${version}, expected ${expected}`)
+      return { events: spec.events, seconds: (t1 - t0) / 1000 }
+    },
+
+    readAll: async (spec, data) => {
+      const directory = await bigStore(spec.events, data)
+      return runOn(directory, Effect.gen(function*() {
+        const store = yield* EventStore
+        const t0 = now()
+        const count = yield* Stream.runCount(store.readAll())
+        return { events: count, seconds: (now() - t0) / 1000 }
+      }))
+    }
+  }
+}
