@@ -88,19 +88,21 @@ const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | und
 
 /**
  * Reads every segment in order in large chunks, checks every frame, and hands each good
- * record to `visit`.
+ * record to `visit`. Only the last segment may end in a torn tail, and only when
+ * `lastMayBeTorn` (false when scanning a sealed segment on its own).
  *
  * @internal
  */
 export const scanSegments = async (
   directory: string,
   segments: ReadonlyArray<number>,
-  visit: RecordVisitor
+  visit: RecordVisitor,
+  lastMayBeTorn = true
 ): Promise<ScanOutcome> => {
   let buffer = Buffer.allocUnsafe(chunkBytes)
   for (let index = 0; index < segments.length; index++) {
     const segment = segments[index] ?? 0
-    const isLast = index === segments.length - 1
+    const isLast = lastMayBeTorn && index === segments.length - 1
     const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
     try {
       const size = (await handle.stat()).size

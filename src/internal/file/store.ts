@@ -56,16 +56,20 @@ import {
   eventIdsAt,
   firstPositionAt,
   firstVersionAt,
-  forEachIdAt,
+  fixedBodyBytes,
   frameHeaderBytes,
+  hashBytes,
   hashString,
+  idsStartAt,
   maxShortString,
   recordedAtAt,
   streamIdAt,
   streamNoAt
 } from "./frame.js"
 import type { EventContents, EventSink } from "./frame.js"
-import { IdTable, RecordTable } from "./index.js"
+import { HashLog, IdTable, maxPosition, RecordTable } from "./index.js"
+import type { SegmentIndex } from "./idx.js"
+import { readIdx, removeIdx, writeIdx } from "./idx.js"
 import type { StreamEntry } from "./index.js"
 import type { FileIo } from "./io.js"
 import { writeFully } from "./io.js"
@@ -121,9 +125,22 @@ export const makeIndex = (expectedEvents = 0) => {
   const table = new RecordTable()
   const ids = new IdTable()
   ids.reserve(expectedEvents)
+  const hashLog = new HashLog()
+  // Records never outnumber events: reserving for the events up front spares the
+  // columns their doublings (and the garbage of each) while a large store loads.
+  table.reserve(expectedEvents)
+  hashLog.reserve(expectedEvents)
   const streams = new Map<string, StreamEntry>()
   const streamList: Array<StreamEntry> = []
-  const index = { table, ids, streams, streamList, nextPosition: 1 }
+  const index = { table, ids, hashLog, streams, streamList, nextPosition: 1 }
+
+  const addStream = (streamId: string, streamNo: number): StreamEntry | string => {
+    if (streams.has(streamId)) return `stream ${streamId} numbered twice`
+    const entry: StreamEntry = { streamId, streamNo, category: categoryOf(streamId), version: 0, records: [] }
+    streams.set(streamId, entry)
+    streamList.push(entry)
+    return entry
+  }
 
   const visit = (buffer: Buffer, bodyStart: number, _bodyEnd: number, segment: number, offset: number, length: number): string | undefined => {
     const firstPosition = firstPositionAt(buffer, bodyStart)
@@ -132,15 +149,14 @@ export const makeIndex = (expectedEvents = 0) => {
       return `record starts at position ${firstPosition}, expected ${index.nextPosition}`
     }
     if (count === 0) return "record holds no events"
+    if (firstPosition - 1 + count > maxPosition) return `record holds positions beyond ${maxPosition}`
     const streamNo = streamNoAt(buffer, bodyStart)
     let entry = streamList[streamNo]
     if (entry === undefined) {
       if (streamNo !== streamList.length) return `record names unknown stream number ${streamNo}`
-      const streamId = streamIdAt(buffer, bodyStart)
-      if (streams.has(streamId)) return `stream ${streamId} numbered twice`
-      entry = { streamId, streamNo, category: categoryOf(streamId), version: 0, records: [] }
-      streams.set(streamId, entry)
-      streamList.push(entry)
+      const added = addStream(streamIdAt(buffer, bodyStart), streamNo)
+      if (typeof added === "string") return added
+      entry = added
     }
     const firstVersion = firstVersionAt(buffer, bodyStart)
     if (firstVersion !== entry.version + 1) {
@@ -150,12 +166,165 @@ export const makeIndex = (expectedEvents = 0) => {
     table.locate(record, segment, offset)
     entry.records.push(record)
     entry.version += count
-    let position = firstPosition
-    forEachIdAt(buffer, bodyStart, (hash) => ids.insert(hash, position++))
+    let at = idsStartAt(buffer, bodyStart)
+    for (let event = 0; event < count; event++) {
+      const idBytes = buffer.readUInt16LE(at)
+      const hash = hashBytes(buffer, at + 2, at + 2 + idBytes)
+      ids.insert(hash, firstPosition + event)
+      hashLog.push(hash)
+      at += 2 + idBytes
+    }
     index.nextPosition += count
     return undefined
   }
-  return { index, visit }
+
+  /**
+   * Adds the records of a sealed segment's idx file, with the checks `visit` makes per
+   * record. A refusal may leave the index half-extended: the caller starts over.
+   */
+  const load = (idx: SegmentIndex, segment: number): string | undefined => {
+    if (idx.firstStreamNo !== streamList.length) return `index numbers its streams from ${idx.firstStreamNo}, expected ${streamList.length}`
+    for (let stream = 0; stream < idx.streamIds.length; stream++) {
+      const added = addStream(idx.streamIds[stream] ?? "", idx.firstStreamNo + stream)
+      if (typeof added === "string") return added
+    }
+    const firstPosition = index.nextPosition
+    const firstRecord = table.size
+    // Check every record as `visit` would, then take the columns whole.
+    for (let at = 0; at < idx.records; at++) {
+      const position = idx.firstPosition[at] ?? 0
+      const count = idx.count[at] ?? 0
+      if (position !== index.nextPosition) return `index record ${at} starts at position ${position}, expected ${index.nextPosition}`
+      if (count === 0) return `index record ${at} holds no events`
+      const streamNo = idx.streamNo[at] ?? 0
+      const entry = streamList[streamNo]
+      if (entry === undefined) return `index record ${at} names unknown stream number ${streamNo}`
+      const firstVersion = idx.firstVersion[at] ?? 0
+      if (firstVersion !== entry.version + 1) return `index record ${at} starts stream ${entry.streamId} at version ${firstVersion}, expected ${entry.version + 1}`
+      entry.records.push(firstRecord + at)
+      entry.version += count
+      index.nextPosition += count
+    }
+    table.pushColumns(idx, segment)
+    if (index.nextPosition - firstPosition !== idx.events) return `index counts ${idx.events} events, its records ${index.nextPosition - firstPosition}`
+    if (index.nextPosition - 1 > maxPosition) return `index holds positions beyond ${maxPosition}`
+    ids.insertAll(idx.hashes, idx.events, firstPosition)
+    hashLog.pushAll(idx.hashes, idx.events)
+    return undefined
+  }
+
+  /** The idx contents of records [firstRecord, endRecord), all in one segment. */
+  const segmentIndex = (firstRecord: number, endRecord: number, firstStreamNo: number, logBytes: number): SegmentIndex => {
+    const records = endRecord - firstRecord
+    const firstPosition = table.firstPosition[firstRecord] ?? index.nextPosition
+    let endStreamNo = firstStreamNo
+    for (let record = firstRecord; record < endRecord; record++) endStreamNo = Math.max(endStreamNo, (table.streamNo[record] ?? 0) + 1)
+    const last = endRecord - 1
+    const events = records === 0 ? 0 : (table.firstPosition[last] ?? 0) + (table.count[last] ?? 0) - firstPosition
+    return {
+      records,
+      events,
+      firstStreamNo,
+      streamIds: streamList.slice(firstStreamNo, endStreamNo).map((entry) => entry.streamId),
+      logBytes,
+      firstPosition: table.firstPosition.slice(firstRecord, endRecord),
+      offset: table.offset.slice(firstRecord, endRecord),
+      firstVersion: table.firstVersion.slice(firstRecord, endRecord),
+      count: table.count.slice(firstRecord, endRecord),
+      streamNo: table.streamNo.slice(firstRecord, endRecord),
+      length: table.length.slice(firstRecord, endRecord),
+      hashes: hashLog.hashes.slice(firstPosition - 1, firstPosition - 1 + events)
+    }
+  }
+  return { index, visit, load, segmentIndex }
+}
+
+/**
+ * The index as opening built it, how the scan of the last segment ended, and where the
+ * last segment's records and streams begin.
+ *
+ * @internal
+ */
+export type BuiltIndex = ReturnType<typeof makeIndex> & {
+  readonly outcome: ScanOutcome
+  readonly toWrite: ReadonlyArray<IdxToWrite>
+  readonly lastFirstRecord: number
+  readonly lastFirstStreamNo: number
+}
+
+/** A sealed segment whose idx file is missing or unusable, to be written after open. */
+interface IdxToWrite {
+  readonly segment: number
+  readonly index: SegmentIndex
+}
+
+// Whether an idx file describes the log file as it is: same size, and the last record's
+// frame header where the idx says it is. A cheap check (one stat, one 40-byte read)
+// against an idx left from another log or a log cut short; `verify` compares in full.
+const idxMatchesLog = async (directory: string, segment: number, idx: SegmentIndex): Promise<boolean> => {
+  const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
+  try {
+    if ((await handle.stat()).size !== idx.logBytes) return false
+    const last = idx.records - 1
+    if (last < 0) return idx.logBytes === 0
+    const offset = idx.offset[last] ?? 0
+    const length = idx.length[last] ?? 0
+    if (offset + length !== idx.logBytes || idx.offset[0] !== 0) return false
+    const header = Buffer.alloc(frameHeaderBytes + fixedBodyBytes)
+    const { bytesRead } = await handle.read(header, 0, header.length, offset)
+    return bytesRead === header.length && header.readUInt32LE(0) + frameHeaderBytes === length &&
+      firstPositionAt(header, frameHeaderBytes) === idx.firstPosition[last] &&
+      firstVersionAt(header, frameHeaderBytes) === idx.firstVersion[last] &&
+      countAt(header, frameHeaderBytes) === idx.count[last] &&
+      streamNoAt(header, frameHeaderBytes) === idx.streamNo[last]
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Builds the index of the log: each sealed segment from its idx file when it has a
+ * usable one, by a scan otherwise (recorded in `toWrite`); the last segment always by a
+ * scan, which may end in a torn tail. An idx file that passes its own checks but does not
+ * fit the records before it starts the whole build over without idx files.
+ *
+ * @internal
+ */
+export const buildIndex = async (directory: string, segments: ReadonlyArray<number>, useIdx = true): Promise<BuiltIndex> => {
+  const last = segments[segments.length - 1]
+  const sealed = segments.slice(0, -1)
+  const idxFiles = useIdx ? await Promise.all(sealed.map((segment) => readIdx(directory, segment))) : []
+  // Size the id table once for every event: idx files count theirs, scans are estimated.
+  let estimate = 0
+  const toScan: Array<number> = last === undefined ? [] : [last]
+  for (let at = 0; at < sealed.length; at++) {
+    const idx = idxFiles[at]
+    if (idx !== undefined && typeof idx !== "string") estimate += idx.events
+    else toScan.push(sealed[at] ?? 0)
+  }
+  estimate += await estimateEvents(directory, toScan)
+  const built = makeIndex(estimate)
+  const { index, visit, load } = built
+  const toWrite: Array<IdxToWrite> = []
+  for (let at = 0; at < sealed.length; at++) {
+    const segment = sealed[at] ?? 0
+    const firstRecord = index.table.size
+    const firstStreamNo = index.streamList.length
+    const idx = idxFiles[at]
+    if (idx !== undefined && typeof idx !== "string" && await idxMatchesLog(directory, segment, idx)) {
+      if (load(idx, segment) === undefined) continue
+      return buildIndex(directory, segments, false)
+    }
+    const outcome = await scanSegments(directory, [segment], visit, false)
+    if (outcome._tag !== "Complete") return { ...built, outcome, toWrite, lastFirstRecord: 0, lastFirstStreamNo: 0 }
+    const logBytes = (await fs.stat(path.join(directory, segmentName(segment)))).size
+    toWrite.push({ segment, index: built.segmentIndex(firstRecord, index.table.size, firstStreamNo, logBytes) })
+  }
+  const lastFirstRecord = index.table.size
+  const lastFirstStreamNo = index.streamList.length
+  if (last !== undefined) await removeIdx(directory, last) // left by a later segment's removal; stale once appended to
+  const outcome: ScanOutcome = last === undefined ? { _tag: "Complete" } : await scanSegments(directory, [last], visit, true)
+  return { ...built, outcome, toWrite, lastFirstRecord, lastFirstStreamNo }
 }
 
 // ---------------------------------------------------------------------------
@@ -320,14 +489,11 @@ export const openStore = (
 
     // -- scan and repair ----------------------------------------------------------
     const segments = yield* Effect.tryPromise({ try: () => listSegments(directory), catch: toStorageError(`listing ${directory}`) })
-    const { index, visit } = makeIndex(yield* Effect.tryPromise({
-      try: () => estimateEvents(directory, segments),
-      catch: toStorageError(`reading ${directory}`)
-    }))
-    const outcome: ScanOutcome = yield* Effect.tryPromise({
-      try: () => scanSegments(directory, segments, visit),
+    const built = yield* Effect.tryPromise({
+      try: () => buildIndex(directory, segments),
       catch: toStorageError(`reading ${directory}`)
     })
+    const { index, outcome } = built
     let truncated: OpenReport["truncated"] = undefined
     if (outcome._tag === "Corrupt") {
       return yield* new FileStoreCorrupt({
@@ -357,8 +523,25 @@ export const openStore = (
       )
     }
 
+    // Idx files for the sealed segments that had to be scanned (a store written before
+    // idx files existed, or one whose idx was lost): the next open reads them instead.
+    if (built.toWrite.length > 0) {
+      yield* Effect.tryPromise({
+        try: async () => {
+          for (const { segment, index: idx } of built.toWrite) await writeIdx(directory, segment, idx)
+          await io.syncDirectory(directory)
+        },
+        catch: (cause) => cause
+      }).pipe(Effect.catch((cause) => Effect.logWarning(`event store ${directory}: could not write segment index files: ${String(cause)}`)))
+    }
+
     // -- the segment being written --------------------------------------------------
-    const { table, ids, streams, streamList } = index
+    const { table, ids, hashLog, streams, streamList } = index
+    const { segmentIndex } = built
+    let segmentFirstRecord = built.lastFirstRecord
+    let segmentFirstStreamNo = built.lastFirstStreamNo
+    // Idx writes of sealed segments run beside the appends; closing waits for them.
+    let idxWrites: Promise<void> = Promise.resolve()
     let currentSegment = segments[segments.length - 1] ?? 1
     const opened = yield* Effect.acquireRelease(
       Effect.tryPromise({
@@ -394,6 +577,7 @@ export const openStore = (
     const closeAll = async (): Promise<void> => {
       closed = true
       if (flushLoopRunning) await new Promise<void>((resolve) => drainWaiters.push(resolve))
+      await idxWrites
       await writeHandle.close().catch(() => undefined)
       for (const handle of readHandles.values()) await (await handle.catch(() => undefined))?.close().catch(() => undefined)
       readHandles.clear()
@@ -404,7 +588,16 @@ export const openStore = (
       for (const waiter of group.waiters) waiter(outcome)
     }
 
-    const roll = async (): Promise<void> => {
+    // Seals the current segment (all of whose records are durable: `endRecord` is the
+    // first record of the group about to be written) and starts the next.
+    const roll = async (endRecord: number): Promise<void> => {
+      const sealed = currentSegment
+      const idx = segmentIndex(segmentFirstRecord, endRecord, segmentFirstStreamNo, segmentBytes)
+      segmentFirstRecord = endRecord
+      segmentFirstStreamNo += idx.streamIds.length
+      // Written in the background: an idx only speeds up the next open, which rebuilds a
+      // missing or torn one, so appends need not wait for it and its failure is harmless.
+      idxWrites = idxWrites.then(() => writeIdx(directory, sealed, idx)).then(() => io.syncDirectory(directory)).catch(() => undefined)
       const next = currentSegment + 1
       const handle = await fs.open(path.join(directory, segmentName(next)), "wx")
       await io.syncDirectory(directory)
@@ -421,7 +614,7 @@ export const openStore = (
         collecting = undefined
         flushing = group
         try {
-          if (segmentBytes > 0 && segmentBytes + group.bytes > segmentSize) await roll()
+          if (segmentBytes > 0 && segmentBytes + group.bytes > segmentSize) await roll(group.records[0] ?? table.size)
           let offset = segmentBytes
           for (const record of group.records) {
             table.locate(record, currentSegment, offset)
@@ -673,7 +866,10 @@ export const openStore = (
       entry.records.push(record)
       entry.version += count
       index.nextPosition += count
-      for (let offset = 0; offset < count; offset++) ids.insert(prepared.hashes[offset] ?? 0, firstPosition + offset)
+      for (let offset = 0; offset < count; offset++) {
+        ids.insert(prepared.hashes[offset] ?? 0, firstPosition + offset)
+        hashLog.push(prepared.hashes[offset] ?? 0)
+      }
       inflight.set(record, { ids: prepared.ids, contents: prepared.contents })
       let group = collecting
       if (group === undefined) {
@@ -728,6 +924,9 @@ export const openStore = (
         case "Need":
           return Effect.flatMap(fetchRecords(decision.records, known), () => attempt(prepared, known))
         case "Append": {
+          if (index.nextPosition - 1 + prepared.ids.length > maxPosition) {
+            return Effect.fail(new StorageError({ reason: `the event store ${directory} is full: it holds at most ${maxPosition} events` }))
+          }
           const { group, result } = reserve(prepared)
           return awaitGroup(group, result)
         }
