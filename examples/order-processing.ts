@@ -39,10 +39,10 @@ const add = (product: Product, quantity: number, unitPrice: number = product.uni
   unitPrice
 })
 
-const run = (id: string, command: Order.Command, options: CommandHandler.CommandOptions = {}) =>
+const run = (id: string, command: Order.Command) =>
   Effect.gen(function*() {
     yield* Console.log(`> order ${id}: ${Order.describeCommand(command)}`)
-    const handled = yield* orders.handle(id, command, options)
+    const handled = yield* orders.handle(id, command)
     for (const event of handled.events) yield* Console.log(`  + ${event.type} ${JSON.stringify(event.data)}`)
     yield* Console.log(`  = ${Order.describeState(handled.state)} (version ${handled.version})`)
   }).pipe(Effect.catchTag("Rejected", (rejected) => Console.log(`  rejected: ${Order.explain(rejected.rejection)}`)))
@@ -88,8 +88,8 @@ const program = Effect.gen(function*() {
   const earlierOrders = yield* Stream.runCount(store.readAll({ filter: { categories: ["order"], types: ["OrderCreated"] } }))
   yield* Console.log(`${earlierEvents} order events from earlier runs (${earlierOrders} orders)`)
   // Each run numbers its orders after the ones already in the store.
-  const [ada, bob, cy, adaAgain, fromOldApp] = [1, 2, 3, 4, 5].map((n) => String(1_000 + earlierOrders + n))
-  if (ada === undefined || bob === undefined || cy === undefined || adaAgain === undefined || fromOldApp === undefined) return
+  const numbered = (n: number): string => String(1_000 + earlierOrders + n)
+  const ada = numbered(1), bob = numbered(2), cy = numbered(3), adaAgain = numbered(4), fromOldApp = numbered(5)
 
   yield* Console.log(`\n== Ada's order ${ada}: a cart, submitted, paid, completed`)
   yield* create("ada")(ada)
