@@ -28,13 +28,15 @@ import { EventStore, WrongExpectedVersion } from "./EventStore.js"
 // ---------------------------------------------------------------------------
 
 /**
- * What the handler needs of a codec: an `EventCodec` is one.
+ * What the handler and projections need of a codec: an `EventCodec` is one.
+ * `storedTypes`, the type names it reads, lets a projection filter the global log.
  *
  * @since 0.1.0
  */
 export interface Codec<E> {
   readonly encode: (event: E) => Either.Either<EncodeFailed, EncodedEvent>
   readonly decode: (recorded: StoredEvent) => Either.Either<DecodeError, E | Skipped>
+  readonly storedTypes?: ReadonlyArray<string>
 }
 
 /**

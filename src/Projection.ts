@@ -38,7 +38,7 @@ export interface Projected<S> {
  * @since 0.1.0
  */
 export const run = <S, E>(options: {
-  readonly codec: Codec<E> & { readonly storedTypes?: ReadonlyArray<string> }
+  readonly codec: Codec<E>
   readonly view: View<S, E>
   readonly filter?: EventFilter
   readonly from?: Position
