@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Exit, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { afterEach, describe, expect, it } from "vitest"
 import { EventStore } from "../src/EventStore.js"
 import type { NewEvent } from "../src/EventStore.js"
@@ -115,6 +116,21 @@ describe("EventStoreFile", () => {
       }))
       expect(reopened).toEqual({ forward: [5, 6, 7], backward: [20, 19], tail: [19, 20] })
       expect(await Effect.runPromise(EventStoreFile.verify(directory))).toMatchObject({ _tag: "Intact", events: 20 })
+    })
+
+    it("stamps recordedAt from Effect's Clock, so a TestClock decides it", async () => {
+      const directory = freshDirectory()
+      const recorded = await Effect.runPromise(Effect.provide(
+        Effect.gen(function*() {
+          yield* TestClock.setTime(Date.UTC(2030, 0, 2, 3, 4, 5))
+          const store = yield* EventStore
+          yield* store.append("order-1", [event("Added", 1)])
+          const events = yield* Stream.runCollect(store.readAll())
+          return events.map((event) => event.recordedAt.toISOString())
+        }),
+        Layer.merge(Layer.fresh(EventStoreFile.layer({ directory })), TestClock.layer())
+      ))
+      expect(recorded).toEqual(["2030-01-02T03:04:05.000Z"])
     })
 
     it("shares one datasync among concurrent appends (group commit)", async () => {

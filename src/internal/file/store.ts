@@ -842,7 +842,7 @@ export const openStore = (
       }
     }
 
-    const reserve = (prepared: PreparedAppend): { readonly group: Group; readonly result: AppendResult } => {
+    const reserve = (prepared: PreparedAppend, now: number): { readonly group: Group; readonly result: AppendResult } => {
       const existing = streams.get(prepared.streamId)
       const streamNo = existing?.streamNo ?? streamList.length
       const firstVersion = (existing?.version ?? 0) + 1
@@ -853,7 +853,7 @@ export const openStore = (
         streamId: prepared.streamId,
         firstPosition,
         firstVersion,
-        recordedAt: Date.now(),
+        recordedAt: now,
         eventIds: prepared.ids
       }, prepared.contents)
       let entry = existing
@@ -916,18 +916,18 @@ export const openStore = (
         catch: toStorageError(`reading recorded events of ${directory}`)
       })
 
-    const attempt = (prepared: PreparedAppend, known: Map<number, KnownRecord>): Effect.Effect<AppendResult, StorageError | WrongExpectedVersion | EventIdConflict> => {
+    const attempt = (prepared: PreparedAppend, known: Map<number, KnownRecord>, now: number): Effect.Effect<AppendResult, StorageError | WrongExpectedVersion | EventIdConflict> => {
       if (failure !== undefined) return Effect.fail(failure)
       if (closed) return Effect.fail(new StorageError({ reason: `the event store ${directory} is closed` }))
       const decision = decide(prepared, known)
       switch (decision._tag) {
         case "Need":
-          return Effect.flatMap(fetchRecords(decision.records, known), () => attempt(prepared, known))
+          return Effect.flatMap(fetchRecords(decision.records, known), () => attempt(prepared, known, now))
         case "Append": {
           if (index.nextPosition - 1 + prepared.ids.length > maxPosition) {
             return Effect.fail(new StorageError({ reason: `the event store ${directory} is full: it holds at most ${maxPosition} events` }))
           }
-          const { group, result } = reserve(prepared)
+          const { group, result } = reserve(prepared, now)
           return awaitGroup(group, result)
         }
         case "Recorded":
@@ -937,11 +937,13 @@ export const openStore = (
       }
     }
 
+    // The recording time comes from Effect's Clock, as in the memory layer, so a test's
+    // TestClock decides `recordedAt`.
     const append = (streamId: string, events: ReadonlyArray<NewEvent>, expected: ExpectedVersion = "any") =>
-      Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
+      Effect.clockWith((clock): Effect.Effect<AppendResult, AppendError> => {
         const prepared = prepareAppend(streamId, events, expected)
         if (prepared instanceof InvalidAppend) return Effect.fail(prepared)
-        return attempt(prepared, new Map())
+        return attempt(prepared, new Map(), clock.currentTimeMillisUnsafe())
       })
 
     // -- reading ------------------------------------------------------------------------------
