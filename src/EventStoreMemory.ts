@@ -16,7 +16,10 @@
  * Stored events are frozen deep copies of what was appended (see `internal/json.ts`), so
  * readers share them without copying and nobody can change history by mutating an
  * object. The one exception is `recordedAt`: a `Date` cannot be frozen, so a reader that
- * calls its setters changes what later readers see.
+ * calls its setters changes what later readers see. Treat it as read-only: events recorded
+ * in the same clock millisecond share one `Date` object (a `Date` per event was a quarter
+ * of the memory each event keeps alive, and so of the garbage collector's work), so such a
+ * setter call would change all of them.
  *
  * Idempotency: when some of a batch's ids are already recorded, they decide the outcome.
  * If the batch is exactly a run of this stream (same ids in the same order, same types)
@@ -234,6 +237,18 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
   // next append, so appends with nobody waiting pay nothing for it.
   let wakeUp: Deferred.Deferred<void> | undefined
 
+  // The `recordedAt` of the last append and the clock reading it stands for, reused while
+  // the clock stays on the same millisecond (see the module comment).
+  let lastMillis = Number.NaN
+  let lastDate = new Date(0)
+  const dateAt = (now: number): Date => {
+    if (now !== lastMillis) {
+      lastDate = new Date(now)
+      lastMillis = now
+    }
+    return lastDate
+  }
+
   // Generated event ids are this store's random UUID prefix followed by the position in
   // 12 hex digits: still UUID-shaped and unique, but found from the log by position, so
   // only caller-chosen ids need an entry in `byEventId`.
@@ -302,7 +317,7 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     generatedId: string | undefined,
     version: number,
     position: Position,
-    now: number
+    recordedAt: Date
   ): RecordedEvent | string => {
     const data = copyJson(event.data, "data")
     if (data instanceof NotJson) return `event ${index}: ${data.message}`
@@ -317,7 +332,7 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
       version,
       position,
       schemaVersion: event.schemaVersion ?? 1,
-      recordedAt: new Date(now)
+      recordedAt
     })
   }
 
@@ -354,13 +369,14 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     // Copy everything before recording anything: a batch is visible whole or not at all.
     const count = events.length
     const base = log.length
+    const recordedAt = dateAt(now)
     const target = stream ?? []
     if (count === 1) {
       // The common case, without the batch's scratch array.
       const event = events[0]
       if (event === undefined) return invalid(streamId, "event 0 is missing")
       const generated = event.eventId === undefined ? generateId(base + 1) : undefined
-      const recorded = record(streamId, event, 0, generated, current + 1, base + 1, now)
+      const recorded = record(streamId, event, 0, generated, current + 1, base + 1, recordedAt)
       if (typeof recorded === "string") return invalid(streamId, recorded)
       if (stream === undefined) streams.add(streamId, target)
       log.push(recorded)
@@ -378,7 +394,7 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
         if (event === undefined) return invalid(streamId, `event ${index} is missing`)
         const position = base + index + 1
         const generated = event.eventId === undefined && !forged ? generateId(position) : undefined
-        const each = record(streamId, event, index, generated, current + index + 1, position, now)
+        const each = record(streamId, event, index, generated, current + index + 1, position, recordedAt)
         if (typeof each === "string") return invalid(streamId, each)
         recorded[index] = each
         if (generated === undefined) (indexed ??= []).push(index)
