@@ -370,7 +370,6 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     const count = events.length
     const base = log.length
     const recordedAt = dateAt(now)
-    const target = stream ?? []
     if (count === 1) {
       // The common case, without the batch's scratch array.
       const event = events[0]
@@ -378,9 +377,11 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
       const generated = event.eventId === undefined ? generateId(base + 1) : undefined
       const recorded = record(streamId, event, 0, generated, current + 1, base + 1, recordedAt)
       if (typeof recorded === "string") return invalid(streamId, recorded)
-      if (stream === undefined) streams.add(streamId, target)
       log.push(recorded)
-      target.push(recorded)
+      // A new stream's array starts at its exact size: pushing onto `[]` would allocate
+      // room for 17 events, which a stream of one event (many of them) keeps forever.
+      if (stream === undefined) streams.add(streamId, [recorded])
+      else stream.push(recorded)
       if (generated === undefined) byEventId.add(recorded.eventId, recorded.position)
     } else {
       const recorded = new Array<RecordedEvent>(count)
@@ -399,13 +400,14 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
         recorded[index] = each
         if (generated === undefined) (indexed ??= []).push(index)
       }
-      if (stream === undefined) streams.add(streamId, target)
       for (let index = 0; index < count; index++) {
         const each = recorded[index]
         if (each === undefined) continue
         log.push(each)
-        target.push(each)
+        stream?.push(each)
       }
+      // A new stream takes the batch's array as it is, already at its exact size.
+      if (stream === undefined) streams.add(streamId, recorded)
       if (indexed !== undefined) {
         for (const index of indexed) {
           const each = recorded[index]
