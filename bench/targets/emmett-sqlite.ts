@@ -1,8 +1,19 @@
 /**
  * The peer of the `file` suite: Emmett's durable store, `@event-driven-io/emmett-sqlite`
- * 0.42.4 on `sqlite3` 5.1.7, configured as its README shows (`getSQLiteEventStore({
- * fileName })`): a file database in WAL mode with SQLite's default `synchronous`, one
- * connection opened per operation, each append one `BEGIN IMMEDIATE` transaction.
+ * 0.42.4 on `sqlite3` 5.1.7: a file database in WAL mode with SQLite's default
+ * `synchronous` (FULL), each append one `BEGIN IMMEDIATE` transaction.
+ *
+ * Configured at its best: one connection for the store's lifetime (`pool:
+ * SQLiteConnectionPool({ connectionOptions: { singleton: true, connection } })`), with WAL
+ * mode set and awaited before the first append. Emmett's default for a file database,
+ * `getSQLiteEventStore({ fileName })`, opens a connection per operation and runs
+ * `PRAGMA journal_mode = WAL` on it without a callback; measured here, that crashes the
+ * process (an unhandled `'error'` event: `SQLITE_BUSY`, or "cannot change into wal mode
+ * from within a transaction" when the `BEGIN` overtakes the pragma) within a few thousand
+ * appends even one at a time, and at once with 100 in flight. With the single connection,
+ * appends must not overlap (Emmett's transactions on one connection nest into each other),
+ * so W3 and F1 keep their 100 writers but pass each append through a lock: Emmett's best
+ * case, serialized.
  *
  * It is a bench-only dependency, installed in `bench/node_modules` (`npm install --prefix
  * bench`), never in the root install, so CI type-checks this file without it: the module
@@ -48,10 +59,19 @@ interface SqliteEventStore {
 
 interface SqliteConnection {
   readonly close: () => void
+  readonly query: (sql: string) => Promise<ReadonlyArray<unknown>>
+}
+
+interface SqlitePool {
+  readonly close: () => Promise<void>
 }
 
 interface EmmettSqlite {
-  readonly getSQLiteEventStore: (options: { readonly fileName: string }) => SqliteEventStore
+  readonly getSQLiteEventStore: (options: { readonly fileName: string; readonly pool: SqlitePool }) => SqliteEventStore
+  readonly SQLiteConnectionPool: (options: {
+    readonly fileName: string
+    readonly connectionOptions: { readonly singleton: true; readonly connection: SqliteConnection }
+  }) => SqlitePool
   readonly sqliteConnection: (options: { readonly fileName: string }) => SqliteConnection
   readonly readMessagesBatch: (
     db: SqliteConnection,
@@ -63,7 +83,7 @@ const hasFunctions = (value: unknown, names: ReadonlyArray<string>): boolean =>
   typeof value === "object" && value !== null && names.every((name) => typeof Reflect.get(value, name) === "function")
 
 const isEmmettSqlite = (value: unknown): value is EmmettSqlite =>
-  hasFunctions(value, ["getSQLiteEventStore", "sqliteConnection", "readMessagesBatch"])
+  hasFunctions(value, ["getSQLiteEventStore", "SQLiteConnectionPool", "sqliteConnection", "readMessagesBatch"])
 
 export const installHint =
   "The file suite compares against Emmett's SQLite store, a bench-only dependency that is not in the root install.\n" +
@@ -103,13 +123,7 @@ const amountOf = (data: unknown): number => {
   return typeof amount === "number" ? amount : Number.NaN
 }
 
-/**
- * Emmett's appends one at a time. With several in flight, each opens its own connection
- * and `BEGIN IMMEDIATE`s; past sqlite3's 1 s busy timeout the connection's
- * `PRAGMA journal_mode = WAL` (run without a callback) emits an unhandled `SQLITE_BUSY`
- * error that kills the process — measured with 100 in flight. So W3 and F1 keep their
- * 100 writers, but their appends pass through this lock: Emmett's best case, serialized.
- */
+/** Emmett's appends one at a time, for W3 and F1 (see the top of this file). */
 const serialized = () => {
   let tail: Promise<unknown> = Promise.resolve()
   return <A>(task: () => Promise<A>): Promise<A> => {
@@ -126,12 +140,11 @@ const isBusy = (error: unknown): boolean =>
 let retries = 0
 
 /**
- * Emmett 0.42.4 on sqlite3 5.1.7 fails about one append in 50–250 with `SQLITE_BUSY:
- * cannot commit transaction - SQL statements in progress`, even one append at a time
- * (its `INSERT … RETURNING` statements run through `db.get`, whose statement is finalized
- * asynchronously, so the `COMMIT` can overtake it). The transaction is rolled back, so
- * the bench does what an application would have to: it retries that append (up to 10
- * times), and the retry's time counts.
+ * With a connection per operation (Emmett's default), about one append in 50–250 failed
+ * with `SQLITE_BUSY: cannot commit transaction - SQL statements in progress`, even one
+ * append at a time. Not seen with the single connection, but should it happen the
+ * transaction is rolled back, and the bench does what an application would have to: it
+ * retries that append (up to 10 times; the retry's time counts, and it is reported).
  */
 const withRetry = (store: SqliteEventStore): SqliteEventStore => ({
   ...store,
@@ -147,17 +160,39 @@ const withRetry = (store: SqliteEventStore): SqliteEventStore => ({
   }
 })
 
+/** A store on one connection, in WAL mode before it is used. Call `close` when done. */
+const openStore = async (
+  emmett: EmmettSqlite,
+  fileName: string
+): Promise<{ readonly store: SqliteEventStore; readonly close: () => Promise<void> }> => {
+  const connection = emmett.sqliteConnection({ fileName })
+  await connection.query("PRAGMA journal_mode = WAL")
+  const pool = emmett.SQLiteConnectionPool({ fileName, connectionOptions: { singleton: true, connection } })
+  return {
+    store: withRetry(emmett.getSQLiteEventStore({ fileName, pool })),
+    close: async () => {
+      await pool.close()
+      connection.close()
+      // sqlite3 closes asynchronously; let it finish before the directory goes.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
+
 /** Runs `body` on a fresh store in a fresh directory, then removes it. */
 const withStore = async <A>(body: (store: SqliteEventStore) => Promise<A>): Promise<A> => {
   const emmett = await loadEmmettSqlite()
   const directory = await freshDirectory("sqlite")
   retries = 0
   try {
-    return await body(withRetry(emmett.getSQLiteEventStore({ fileName: join(directory, "emmett.db") })))
+    const { store, close } = await openStore(emmett, join(directory, "emmett.db"))
+    try {
+      return await body(store)
+    } finally {
+      await close()
+    }
   } finally {
     if (retries > 0) process.stderr.write(`Emmett sqlite: ${retries} append(s) retried after SQLITE_BUSY\n`)
-    // Let connections Emmett closes without waiting finish closing before the directory goes.
-    await new Promise((resolve) => setTimeout(resolve, 50))
     await removeDirectory(directory)
   }
 }
@@ -173,13 +208,14 @@ const bigStore = async (n: number, data: ReadonlyArray<Payload>): Promise<string
   const emmett = await loadEmmettSqlite()
   const directory = await freshDirectory("sqlite-big")
   const fileName = join(directory, "emmett.db")
-  const store = withRetry(emmett.getSQLiteEventStore({ fileName }))
+  const { store, close } = await openStore(emmett, fileName)
   const t0 = now()
   for (let done = 0, b = 0; done < n; b++) {
     const size = Math.min(bigBatch, n - done)
     await store.appendToStream(`big-${b % bigStreams}`, events(data, size, done), { expectedStreamVersion: "NO_CONCURRENCY_CHECK" })
     done += size
   }
+  await close()
   process.stderr.write(`Emmett sqlite: built a ${n.toLocaleString("en-US")}-event store in ${((now() - t0) / 1000).toFixed(1)} s\n`)
   big = { events: n, directory, fileName }
   return fileName
@@ -188,10 +224,10 @@ const bigStore = async (n: number, data: ReadonlyArray<Payload>): Promise<string
 export const emmettSqlite: Target = {
   name: "Emmett sqlite",
   role: "peer",
-  // Every append opens a connection, sets WAL mode, checks the schema and commits a
-  // transaction with SQLite's default sync: about 200 appends/s here. So the single-event
-  // workloads run at 1,000 events and W4/W5 at 20,000 (its rate barely depends on the
-  // size at these counts; see docs/BENCHMARKS.md).
+  // Every append commits its own WAL transaction with SQLite's default sync (FULL): a
+  // few hundred appends/s here at best, tens under load. So the single-event workloads
+  // run at 1,000 events and W4/W5 at 20,000 (at these sizes its rate barely depends on
+  // the size: see docs/BENCHMARKS.md).
   caps: { W1: 1_000, W2: 1_000, W3: 1_000, F1: 1_000, W4: 20_000, W5: 20_000 },
   dispose: async () => {
     if (big !== undefined) await removeDirectory(big.directory)
@@ -318,12 +354,13 @@ export const emmettSqlite: Target = {
       const emmett = await loadEmmettSqlite()
       const fileName = await bigStore(spec.events, data)
       const expected = firstStreamVersion(spec.events)
-      // As for es-kernel: from nothing to the answer of the first query (Emmett opens a
-      // connection per operation, so "opening" is creating the store and that first read).
+      // As for es-kernel: from nothing to the answer of the first query (opening the
+      // connection, setting WAL mode, creating the store, and that first read).
       const t0 = now()
-      const store = emmett.getSQLiteEventStore({ fileName })
+      const { store, close } = await openStore(emmett, fileName)
       const { currentStreamVersion } = await store.readStream("big-0")
       const t1 = now()
+      await close()
       if (currentStreamVersion !== BigInt(expected)) {
         throw new Error(`Emmett sqlite F2: big-0 at version ${currentStreamVersion}, expected ${expected}`)
       }
