@@ -22,10 +22,14 @@
  * @internal
  */
 import * as fs from "node:fs/promises"
+import * as os from "node:os"
 import * as path from "node:path"
 import { crc32 } from "node:zlib"
 
 const magic = 0x58495345 // "ESIX" little-endian
+// The columns are the typed arrays' own bytes, so the file is little-endian only on a
+// little-endian host; elsewhere idx files are neither written nor read (opening scans).
+const littleEndianHost = os.endianness() === "LE"
 const idxFormat = 1
 const headerBytes = 32
 
@@ -91,14 +95,18 @@ export const encodeIdx = (index: SegmentIndex): Buffer => {
   return buffer
 }
 
-// Typed-array columns copied out of the file's bytes (a copy, since the file's buffer
-// need not be aligned for a view; one memcpy per column).
+// Typed-array columns over the file's bytes: views when the column is aligned (a file
+// read whole sits at the start of its own ArrayBuffer, and the format aligns the
+// columns), copies otherwise. Views spare a copy of every column at open; the index then
+// copies them once more into its own growable columns.
 const float64s = (buffer: Buffer, at: number, count: number): Float64Array => {
+  if ((buffer.byteOffset + at) % 8 === 0) return new Float64Array(buffer.buffer, buffer.byteOffset + at, count)
   const array = new Float64Array(count)
   buffer.copy(Buffer.from(array.buffer), 0, at, at + count * 8)
   return array
 }
 const uint32s = (buffer: Buffer, at: number, count: number): Uint32Array => {
+  if ((buffer.byteOffset + at) % 4 === 0) return new Uint32Array(buffer.buffer, buffer.byteOffset + at, count)
   const array = new Uint32Array(count)
   buffer.copy(Buffer.from(array.buffer), 0, at, at + count * 4)
   return array
@@ -110,6 +118,7 @@ const uint32s = (buffer: Buffer, at: number, count: number): Uint32Array => {
  * @internal
  */
 export const decodeIdx = (buffer: Buffer): SegmentIndex | string => {
+  if (!littleEndianHost) return "index files need a little-endian host"
   if (buffer.length < headerBytes + 4) return "index file too short"
   if (buffer.readUInt32LE(0) !== magic || buffer.readUInt32LE(4) !== idxFormat) return "not an index file of this format"
   const records = buffer.readUInt32LE(8)
@@ -173,6 +182,7 @@ export const readIdx = async (directory: string, segment: number): Promise<Segme
  * @internal
  */
 export const writeIdx = async (directory: string, segment: number, index: SegmentIndex): Promise<void> => {
+  if (!littleEndianHost) return
   const file = path.join(directory, idxName(segment))
   const temporary = `${file}.tmp`
   const handle = await fs.open(temporary, "w")
