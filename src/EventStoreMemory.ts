@@ -4,7 +4,8 @@
  *
  * Layout: one global array of recorded events (position `p` is at index `p - 1`, so
  * positions are 1-based and gapless here), one array per stream (version `v` is at index
- * `v - 1`) and an index from caller-chosen event id to position. An append costs
+ * `v - 1`; a stream of one event is kept as that event, see `StreamEvents`) and an index
+ * from caller-chosen event id to position. An append costs
  * O(events appended) whatever the size of the stream or the store; `streamVersion` is
  * O(1); reads slice the stored arrays in chunks of 4096 and see the store as it was
  * when they started.
@@ -97,7 +98,37 @@ class ShardedMap<V> {
     this.current.set(key, value)
     this.size++
   }
+  // Only for keys already present.
+  replace(key: string, value: V): void {
+    if (this.current.has(key)) {
+      this.current.set(key, value)
+      return
+    }
+    for (const shard of this.shards) {
+      if (shard.has(key)) {
+        shard.set(key, value)
+        return
+      }
+    }
+  }
 }
+
+// ---------------------------------------------------------------------------
+// Streams
+// ---------------------------------------------------------------------------
+
+// A stream's events in version order. A stream of one event is the event itself, not an
+// array of one: stores with many short streams (one per order, per request...) keep an
+// array per stream forever, and that array (two objects, 56 bytes) was a seventh of what
+// a one-event stream costs in memory and in garbage-collector work. The array replaces
+// the event at the stream's second event.
+type StreamEvents = RecordedEvent | Array<RecordedEvent>
+
+const streamLength = (stream: StreamEvents | undefined): number =>
+  stream === undefined ? 0 : Array.isArray(stream) ? stream.length : 1
+
+const streamArray = (stream: StreamEvents | undefined): ReadonlyArray<RecordedEvent> =>
+  stream === undefined ? [] : Array.isArray(stream) ? stream : [stream]
 
 // ---------------------------------------------------------------------------
 // Validation
@@ -230,7 +261,7 @@ const matcher = (filter: EventFilter | undefined): ((event: RecordedEvent) => bo
  */
 export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
   const log: Array<RecordedEvent> = []
-  const streams = new ShardedMap<Array<RecordedEvent>>()
+  const streams = new ShardedMap<StreamEvents>()
   // Caller-chosen event id → position.
   const byEventId = new ShardedMap<Position>()
   // Created only when a subscriber has caught up and waits; completed and dropped by the
@@ -290,13 +321,14 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     if (recorded === undefined || first === undefined) return undefined
     const conflict = new EventIdConflict({ streamId, eventIds: recorded })
     const stream = streams.get(streamId)
+    const streamEvents = streamArray(stream)
     if (
       recorded.length !== events.length || stream === undefined || first.streamId !== streamId ||
       !retryStartsAt(expected, first.version)
     ) return refuse(streamId, events, conflict)
     let last = first
     for (let index = 0; index < events.length; index++) {
-      const event = stream[first.version - 1 + index]
+      const event = streamEvents[first.version - 1 + index]
       const retried = events[index]
       if (event === undefined || retried === undefined || event.eventId !== retried.eventId || event.type !== retried.type) {
         return refuse(streamId, events, conflict)
@@ -361,7 +393,7 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     if (idempotent !== undefined) return idempotent
 
     const stream = streams.get(streamId)
-    const current = stream === undefined ? 0 : stream.length
+    const current = streamLength(stream)
     if (!expectationHolds(expected, current)) {
       return refuse(streamId, events, new WrongExpectedVersion({ streamId, expected, actual: current }))
     }
@@ -378,10 +410,10 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
       const recorded = record(streamId, event, 0, generated, current + 1, base + 1, recordedAt)
       if (typeof recorded === "string") return invalid(streamId, recorded)
       log.push(recorded)
-      // A new stream's array starts at its exact size: pushing onto `[]` would allocate
-      // room for 17 events, which a stream of one event (many of them) keeps forever.
-      if (stream === undefined) streams.add(streamId, [recorded])
-      else stream.push(recorded)
+      if (stream === undefined) streams.add(streamId, recorded)
+      else if (Array.isArray(stream)) stream.push(recorded)
+      // Exact size: pushing onto `[]` would make room for 17 events.
+      else streams.replace(streamId, [stream, recorded])
       if (generated === undefined) byEventId.add(recorded.eventId, recorded.position)
     } else {
       const recorded = new Array<RecordedEvent>(count)
@@ -400,14 +432,17 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
         recorded[index] = each
         if (generated === undefined) (indexed ??= []).push(index)
       }
+      // A stream of one event becomes an array here.
+      const target = stream === undefined || Array.isArray(stream) ? stream : [stream]
       for (let index = 0; index < count; index++) {
         const each = recorded[index]
         if (each === undefined) continue
         log.push(each)
-        stream?.push(each)
+        target?.push(each)
       }
       // A new stream takes the batch's array as it is, already at its exact size.
-      if (stream === undefined) streams.add(streamId, recorded)
+      if (target === undefined) streams.add(streamId, recorded)
+      else if (target !== stream) streams.replace(streamId, target)
       if (indexed !== undefined) {
         for (const index of indexed) {
           const each = recorded[index]
@@ -447,7 +482,7 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     if (problem !== undefined) return Stream.fail(new InvalidRead({ reason: problem }))
 
     return Stream.fromPull(Effect.sync(() => {
-      const events = streams.get(streamId) ?? []
+      const events = streamArray(streams.get(streamId))
       // The read sees the stream as it was when the read started.
       const length = events.length
       const budget = limit ?? Number.POSITIVE_INFINITY
@@ -537,7 +572,7 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
   }
 
   const streamVersion = (streamId: string): Effect.Effect<number> =>
-    Effect.sync(() => streams.get(streamId)?.length ?? 0)
+    Effect.sync(() => streamLength(streams.get(streamId)))
 
   return EventStore.of({ append, readStream, readAll, subscribe, streamVersion })
 })
