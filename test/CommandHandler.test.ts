@@ -198,6 +198,39 @@ describe("CommandHandler", () => {
       expect((yield* accounts.load("tt")).state).toEqual({ status: "Open", owner: "Ada", balance: 30 })
     }).pipe(Effect.provide(EventStoreMemory.layer)))
 
+  it.effect("a cached stream still sees events appended behind the handler's back", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* accounts.handle("c", open)
+      yield* accounts.handle("c", { type: "Deposit", amount: 10 })
+      yield* store.append("account-c", [{ type: "MoneyDeposited", data: { amount: 5, description: "elsewhere" } }], 2)
+      expect((yield* accounts.load("c")).state).toEqual({ status: "Open", owner: "Ada", balance: 15 })
+      const handled = yield* accounts.handle("c", { type: "Withdraw", amount: 15 })
+      expect(handled).toMatchObject({ version: 4, state: { balance: 0 } })
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("recognises a retried command recorded long before the cached version", () =>
+    Effect.gen(function*() {
+      yield* accounts.handle("old-cmd", open, { commandId: "open-1" })
+      for (let i = 0; i < 5; i++) yield* accounts.handle("old-cmd", { type: "Deposit", amount: 1 })
+      const again = yield* accounts.handle("old-cmd", open, { commandId: "open-1" })
+      expect(again.alreadyHandled).toBe(true)
+      expect(again.events).toEqual([{ type: "AccountOpened", data: { owner: "Ada", initialBalance: 0 } }])
+      expect(again.version).toBe(6)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("one handler over two stores keeps their states apart, with or without the cache", () =>
+    Effect.gen(function*() {
+      for (const handler of [accounts, CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "account", cachedStreams: 0 })]) {
+        const first = yield* Layer.build(EventStoreMemory.layer)
+        const second = yield* Layer.build(EventStoreMemory.layer)
+        yield* handler.handle("x", { type: "OpenAccount", owner: "One", initialBalance: 1 }).pipe(Effect.provideContext(first))
+        yield* handler.handle("x", { type: "OpenAccount", owner: "Two", initialBalance: 2 }).pipe(Effect.provideContext(second))
+        expect((yield* handler.load("x").pipe(Effect.provideContext(first))).state).toMatchObject({ owner: "One", balance: 1 })
+        expect((yield* handler.load("x").pipe(Effect.provideContext(second))).state).toMatchObject({ owner: "Two", balance: 2 })
+      }
+    }))
+
   it("derives stable, distinct, UUID-shaped event ids from a command id", () => {
     const id = CommandHandler.eventIdFor("cmd", 0)
     expect(id).toBe(CommandHandler.eventIdFor("cmd", 0))
