@@ -7,7 +7,8 @@
  *
  * Each composite runs the same commands as its parts, each part on its own stream, and the
  * example prints that they accept and reject the same commands and end in the same states.
- * Storing composed events needs a codec for them: see composition/Codecs.ts.
+ * Storing composed events needs a codec for them: `EventCodec.either` stores both sides'
+ * events under their own names, `EventCodec.addressed` a fleet's.
  *
  * Run: npx tsx examples/composition.ts [--store memory | --store file:<directory>]
  * On a file store a second run continues the first: the opening commands are then
@@ -16,9 +17,8 @@
  */
 import { Console, Effect, Stream } from "effect"
 import * as Either from "fp-ts/lib/Either.js"
-import { CommandHandler, Decider, EventStore } from "es-kernel"
+import { CommandHandler, Decider, EventCodec, EventStore } from "es-kernel"
 import * as Account from "./bank/Account.js"
-import * as Codecs from "./composition/Codecs.js"
 import * as Loyalty from "./composition/Loyalty.js"
 import { storeFromArgs } from "./store.js"
 
@@ -35,7 +35,7 @@ const accountSide = Decider.mapRejection(Account.decider, (rejection): MemberRej
 const loyaltySide = Decider.mapRejection(Loyalty.decider, (rejection): MemberRejection => ({ side: "loyalty", rejection }))
 
 // The two sides' event names differ, so `Left(e)` and `Right(e)` are stored as `e`.
-const memberEvents = Codecs.either(Account.codec, Loyalty.codec)
+const memberEvents = EventCodec.either(Account.codec, Loyalty.codec)
 const member = Decider.mapEvent(Decider.compose(accountSide, loyaltySide), memberEvents.mapping)
 
 const members = CommandHandler.make({ decider: member, codec: memberEvents.codec, category: "member" })
@@ -115,7 +115,7 @@ const memberDemo = (id: string) =>
 // ---------------------------------------------------------------------------
 
 const fleet = Decider.many(Account.decider)
-const branches = CommandHandler.make({ decider: fleet, codec: Codecs.addressed(Account.codec), category: "branch" })
+const branches = CommandHandler.make({ decider: fleet, codec: EventCodec.addressed(Account.codec), category: "branch" })
 const branchAccounts = CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "branchAccount" })
 
 const branchScript: ReadonlyArray<Decider.CommandOf<typeof fleet>> = [

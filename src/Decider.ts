@@ -192,6 +192,18 @@ export interface Mapping<Inner, Outer> {
 }
 
 /**
+ * `Left(e)` and `Right(e)` as plain `e`, and back by `isLeft`: with `mapEvent`, it gives
+ * `compose(a, b)` the untagged events `E1 | E2` a single codec can store (see
+ * `EventCodec.either`, which also supplies `isLeft`).
+ *
+ * @since 0.1.0
+ */
+export const untagged = <E1, E2>(isLeft: (event: E1 | E2) => event is E1): Mapping<Either.Either<E1, E2>, E1 | E2> => ({
+  to: (event) => (Either.isLeft(event) ? event.left : event.right),
+  from: (event) => (isLeft(event) ? Either.left(event) : Either.right(event))
+})
+
+/**
  * Re-types a decider's commands (contravariant): the new decider takes `C2` and hands
  * `f(command)` to the inner one. A command `f` maps to `undefined` is accepted with no
  * events, as a decider accepts a command that does not concern it.

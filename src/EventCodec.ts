@@ -36,6 +36,8 @@
 import { Data } from "effect"
 import * as Either from "fp-ts/lib/Either.js"
 import type * as t from "io-ts"
+import type { Mapping } from "./Decider.js"
+import { untagged } from "./Decider.js"
 import type { Json } from "./EventStore.js"
 import type { Issues, PayloadCodec, PureSchema } from "./internal/payloadCodec.js"
 import { fromIoTs, fromSchema } from "./internal/payloadCodec.js"
@@ -402,3 +404,78 @@ export function make<P>(registry: Registry<P>, options: MakeOptions = {}): Event
   }
   return failing
 }
+
+// ---------------------------------------------------------------------------
+// Codecs of composed deciders
+// ---------------------------------------------------------------------------
+
+/**
+ * What the combinators below need of a codec: an `EventCodec` is one, and so is what they
+ * return, so they nest.
+ *
+ * @since 0.1.0
+ */
+export interface Port<E> {
+  readonly storedTypes: ReadonlyArray<string>
+  readonly encode: (event: E) => Either.Either<EncodeFailed, EncodedEvent>
+  readonly decode: (recorded: StoredEvent) => Either.Either<DecodeError, E | Skipped>
+}
+
+/**
+ * The codec of two aggregates' events side by side — what `Decider.compose` needs in one
+ * stream once `mapping` (`Decider.untagged`) turns its `Left`/`Right` events into plain ones:
+ * `Decider.mapEvent(Decider.compose(a, b), either(codecA, codecB).mapping)`.
+ * Each event is stored under its own name, and a stored event finds its side by its type
+ * name, so the two sides must not share one: that throws at once.
+ *
+ * @since 0.1.0
+ */
+export const either = <E1 extends { readonly type: string }, E2 extends { readonly type: string }>(
+  left: Port<E1>,
+  right: Port<E2>
+): {
+  readonly codec: Port<E1 | E2>
+  readonly isLeft: (event: E1 | E2) => event is E1
+  readonly mapping: Mapping<Either.Either<E1, E2>, E1 | E2>
+} => {
+  const leftTypes: ReadonlySet<string> = new Set(left.storedTypes)
+  const shared = right.storedTypes.filter((type) => leftTypes.has(type))
+  if (shared.length > 0) throw new Error(`both sides read the event types ${shared.join(", ")}`)
+  const isLeft = (event: E1 | E2): event is E1 => leftTypes.has(event.type)
+  return {
+    isLeft,
+    mapping: untagged<E1, E2>(isLeft),
+    codec: {
+      storedTypes: [...left.storedTypes, ...right.storedTypes],
+      encode: (event) => (isLeft(event) ? left.encode(event) : right.encode(event)),
+      decode: (recorded) => (leftTypes.has(recorded.type) ? left.decode(recorded) : right.decode(recorded))
+    }
+  }
+}
+
+const isAddressed = (data: Json): data is { readonly id: string; readonly data: Json } =>
+  typeof data === "object" && data !== null && "id" in data && typeof data.id === "string" && "data" in data
+
+/**
+ * The codec of `Decider.many`'s `{ id, value }` events: stored as `{ type: value.type,
+ * data: { id, data: value.data } }` through the inner codec, so the inner events keep their
+ * names, versions and upcasters.
+ *
+ * @since 0.1.0
+ */
+export const addressed = <E>(inner: Port<E>): Port<{ readonly id: string; readonly value: E }> => ({
+  storedTypes: inner.storedTypes,
+  encode: ({ id, value }) =>
+    Either.map((encoded: EncodedEvent) => ({ ...encoded, data: { id, data: encoded.data } }))(inner.encode(value)),
+  decode: (recorded) => {
+    const address = recorded.data
+    if (!isAddressed(address)) {
+      const { streamId, version, type, schemaVersion } = recorded
+      const issues = ["expected { id: string, data } around the event's payload"]
+      return Either.left(new Upcaster.PayloadDecodeFailed({ streamId, version, type, schemaVersion, at: { type, schemaVersion }, issues }))
+    }
+    return Either.map((value: E | Skipped) => (isSkipped(value) ? value : { id: address.id, value }))(
+      inner.decode({ ...recorded, data: address.data })
+    )
+  }
+})
