@@ -12,22 +12,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
-import type { Json, NewEvent } from "../../src/EventStore.js"
 import { layer } from "../../src/EventStoreFile.js"
-import { at, eventType, now, windows } from "../workloads.js"
+import { now } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
-
-const events = (data: ReadonlyArray<Payload>, n: number, offset = 0): Array<NewEvent> =>
-  Array.from({ length: n }, (_, i) => ({ type: eventType, data: at(data, offset + i) }))
-
-const singles = (data: ReadonlyArray<Payload>, n: number): Array<ReadonlyArray<NewEvent>> =>
-  events(data, n).map((e) => [e])
-
-const amountOf = (data: Json): number => {
-  if (typeof data !== "object" || data === null || Array.isArray(data)) return Number.NaN
-  const amount = "amount" in data ? data["amount"] : undefined
-  return typeof amount === "number" ? amount : Number.NaN
-}
+import { events, singles, storeRunners } from "./eskernel-store.js"
 
 export const freshDirectory = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `es-bench-${prefix}-`))
 
@@ -90,63 +78,7 @@ export const eskernelFile: Target = {
     big = undefined
   },
   runners: {
-    roundRobin: (spec, data) => {
-      const batches = singles(data, spec.events)
-      const names = Array.from({ length: spec.streams }, (_, s) => `bench-${s}`)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        const versions: Array<number> = names.map(() => 0)
-        const t0 = now()
-        for (let i = 0; i < spec.events; i++) {
-          const s = i % spec.streams
-          const result = yield* store.append(names[s] ?? "", batches[i] ?? [], versions[s] ?? 0)
-          versions[s] = result.nextExpectedVersion
-        }
-        return { events: spec.events, seconds: (now() - t0) / 1000 }
-      }))
-    },
-
-    oneStream: (spec, data) => {
-      const batches = singles(data, spec.events)
-      const { head, tail } = windows(spec)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        let version = 0
-        let headEnd = 0
-        let tailStart = 0
-        const t0 = now()
-        for (let i = 0; i < spec.events; i++) {
-          if (i === head) headEnd = now()
-          if (i === tail) tailStart = now()
-          const result = yield* store.append("bench-one", batches[i] ?? [], version)
-          version = result.nextExpectedVersion
-        }
-        const t1 = now()
-        if (head >= spec.events) headEnd = t1
-        return {
-          events: spec.events,
-          seconds: (t1 - t0) / 1000,
-          first: head / ((headEnd - t0) / 1000),
-          last: (spec.events - tail) / ((t1 - tailStart) / 1000)
-        }
-      }))
-    },
-
-    concurrentNewStreams: (spec, data) => {
-      const batches = singles(data, spec.events)
-      const indices = Array.from({ length: spec.events }, (_, i) => i)
-      const names = indices.map((i) => `bench-${i}`)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        const t0 = now()
-        yield* Effect.forEach(
-          indices,
-          (i) => store.append(names[i] ?? "", batches[i] ?? [], "noStream"),
-          { concurrency: spec.concurrency, discard: true }
-        )
-        return { events: spec.events, seconds: (now() - t0) / 1000 }
-      }))
-    },
+    ...storeRunners(run),
 
     concurrentWriters: (spec, data) => {
       const batches = singles(data, spec.events)
@@ -168,43 +100,6 @@ export const eskernelFile: Target = {
           { concurrency: "unbounded", discard: true }
         )
         return { events: spec.events, seconds: (now() - t0) / 1000 }
-      }))
-    },
-
-    batches: (spec, data) => {
-      const all = events(data, spec.batches * spec.batchSize)
-      const batches = Array.from(
-        { length: spec.batches },
-        (_, b) => all.slice(b * spec.batchSize, (b + 1) * spec.batchSize)
-      )
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        let version = 0
-        const t0 = now()
-        for (const batch of batches) {
-          const result = yield* store.append("bench-batches", batch, version)
-          version = result.nextExpectedVersion
-        }
-        return { events: spec.batches * spec.batchSize, seconds: (now() - t0) / 1000 }
-      }))
-    },
-
-    replayFold: (spec, data) => {
-      const seed = events(data, spec.events)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        yield* store.append("bench-replay", seed, "noStream")
-        const t0 = now()
-        const [count, sum] = yield* Stream.runFold(
-          store.readStream("bench-replay"),
-          (): [number, number] => [0, 0],
-          (acc, event): [number, number] => {
-            acc[0] += 1
-            acc[1] += amountOf(event.data)
-            return acc
-          }
-        )
-        return { events: count, seconds: (now() - t0) / 1000, check: sum }
       }))
     },
 

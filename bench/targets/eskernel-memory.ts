@@ -1,31 +1,12 @@
 /**
- * The subject: es-kernel's memory layer (`src/EventStoreMemory.ts`).
- *
- * Each run provides a freshly built layer to one Effect program and runs it with one
- * `Effect.runPromise`: the workload is a loop inside the program (W3: `Effect.forEach`
- * with `concurrency`), so the timings measure the store, not a `runPromise` per call.
- * Building the layer, the events and W5's stream happens before the clock starts.
+ * The subject: es-kernel's memory layer (`src/EventStoreMemory.ts`), running the shared
+ * W1–W5 of `eskernel-store.ts` on a freshly built layer per run.
  */
-import { Effect, Stream } from "effect"
-import { EventStore } from "../../src/EventStore.js"
-import type { Json, NewEvent } from "../../src/EventStore.js"
+import { Effect } from "effect"
+import type { EventStore } from "../../src/EventStore.js"
 import { layer } from "../../src/EventStoreMemory.js"
-import { at, eventType, now, windows } from "../workloads.js"
-import type { Measurement, Payload, Target } from "../workloads.js"
-
-const events = (data: ReadonlyArray<Payload>, n: number): Array<NewEvent> =>
-  Array.from({ length: n }, (_, i) => ({ type: eventType, data: at(data, i) }))
-
-/** One event per append, built before timing. */
-const singles = (data: ReadonlyArray<Payload>, n: number): Array<ReadonlyArray<NewEvent>> =>
-  events(data, n).map((e) => [e])
-
-/** W5's fold step on a recorded event's JSON data: the payload's `amount`. */
-const amountOf = (data: Json): number => {
-  if (typeof data !== "object" || data === null || Array.isArray(data)) return Number.NaN
-  const amount = "amount" in data ? data["amount"] : undefined
-  return typeof amount === "number" ? amount : Number.NaN
-}
+import type { Measurement, Target } from "../workloads.js"
+import { storeRunners } from "./eskernel-store.js"
 
 const run = (program: Effect.Effect<Measurement, unknown, EventStore>): Promise<Measurement> =>
   Effect.runPromise(program.pipe(Effect.provide(layer)))
@@ -33,100 +14,5 @@ const run = (program: Effect.Effect<Measurement, unknown, EventStore>): Promise<
 export const eskernelMemory: Target = {
   name: "es-kernel memory",
   role: "subject",
-  runners: {
-    roundRobin: (spec, data) => {
-      const batches = singles(data, spec.events)
-      const names = Array.from({ length: spec.streams }, (_, s) => `bench-${s}`)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        const versions: Array<number> = names.map(() => 0)
-        const t0 = now()
-        for (let i = 0; i < spec.events; i++) {
-          const s = i % spec.streams
-          const result = yield* store.append(names[s] ?? "", batches[i] ?? [], versions[s] ?? 0)
-          versions[s] = result.nextExpectedVersion
-        }
-        return { events: spec.events, seconds: (now() - t0) / 1000 }
-      }))
-    },
-
-    oneStream: (spec, data) => {
-      const batches = singles(data, spec.events)
-      const { head, tail } = windows(spec)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        let version = 0
-        let headEnd = 0
-        let tailStart = 0
-        const t0 = now()
-        for (let i = 0; i < spec.events; i++) {
-          if (i === head) headEnd = now()
-          if (i === tail) tailStart = now()
-          const result = yield* store.append("bench-one", batches[i] ?? [], version)
-          version = result.nextExpectedVersion
-        }
-        const t1 = now()
-        if (head >= spec.events) headEnd = t1
-        return {
-          events: spec.events,
-          seconds: (t1 - t0) / 1000,
-          first: head / ((headEnd - t0) / 1000),
-          last: (spec.events - tail) / ((t1 - tailStart) / 1000)
-        }
-      }))
-    },
-
-    concurrentNewStreams: (spec, data) => {
-      const batches = singles(data, spec.events)
-      const indices = Array.from({ length: spec.events }, (_, i) => i)
-      const names = indices.map((i) => `bench-${i}`)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        const t0 = now()
-        yield* Effect.forEach(
-          indices,
-          (i) => store.append(names[i] ?? "", batches[i] ?? [], "noStream"),
-          { concurrency: spec.concurrency, discard: true }
-        )
-        return { events: spec.events, seconds: (now() - t0) / 1000 }
-      }))
-    },
-
-    batches: (spec, data) => {
-      const all = events(data, spec.batches * spec.batchSize)
-      const batches = Array.from(
-        { length: spec.batches },
-        (_, b) => all.slice(b * spec.batchSize, (b + 1) * spec.batchSize)
-      )
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        let version = 0
-        const t0 = now()
-        for (const batch of batches) {
-          const result = yield* store.append("bench-batches", batch, version)
-          version = result.nextExpectedVersion
-        }
-        return { events: spec.batches * spec.batchSize, seconds: (now() - t0) / 1000 }
-      }))
-    },
-
-    replayFold: (spec, data) => {
-      const seed = events(data, spec.events)
-      return run(Effect.gen(function*() {
-        const store = yield* EventStore
-        yield* store.append("bench-replay", seed, "noStream")
-        const t0 = now()
-        const [count, sum] = yield* Stream.runFold(
-          store.readStream("bench-replay"),
-          (): [number, number] => [0, 0],
-          (acc, event): [number, number] => {
-            acc[0] += 1
-            acc[1] += amountOf(event.data)
-            return acc
-          }
-        )
-        return { events: count, seconds: (now() - t0) / 1000, check: sum }
-      }))
-    }
-  }
+  runners: storeRunners(run)
 }
