@@ -341,6 +341,24 @@ export const windows = (spec: OneStream): { readonly head: number; readonly tail
 }
 
 /**
+ * W2's measurement from its four clock readings: start, end of the first window, start of
+ * the last window, end. A run too short to reach the first window's end counts it at the end.
+ */
+export const oneStreamMeasurement = (
+  spec: OneStream,
+  clock: { readonly t0: number; readonly headEnd: number; readonly tailStart: number; readonly t1: number }
+): Measurement => {
+  const { head, tail } = windows(spec)
+  const headEnd = head >= spec.events ? clock.t1 : clock.headEnd
+  return {
+    events: spec.events,
+    seconds: (clock.t1 - clock.t0) / 1000,
+    first: head / ((headEnd - clock.t0) / 1000),
+    last: (spec.events - tail) / ((clock.t1 - clock.tailStart) / 1000)
+  }
+}
+
+/**
  * W6's commands, fixed by `spec.seed`: `spec.commands` deposits and withdrawals over
  * accounts `0 .. spec.accounts - 1`, each account chosen at random (a 32-bit LCG, so every
  * target gets the same sequence). Withdrawals are small against the opening balance, so

@@ -7,7 +7,7 @@
  */
 import { getInMemoryEventStore, STREAM_DOES_NOT_EXIST } from "@event-driven-io/emmett"
 import type { Event } from "@event-driven-io/emmett"
-import { at, eventType, foldAmount, now, windows } from "../workloads.js"
+import { at, eventType, foldAmount, now, oneStreamMeasurement, windows } from "../workloads.js"
 import type { Payload, Target } from "../workloads.js"
 
 type ItemAdded = Event<typeof eventType, Payload>
@@ -58,14 +58,7 @@ export const emmettMemory: Target = {
         const result = await store.appendToStream("bench-one", batches[i] ?? [], { expectedStreamVersion: version })
         version = result.nextExpectedStreamVersion
       }
-      const t1 = now()
-      if (head >= spec.events) headEnd = t1
-      return {
-        events: spec.events,
-        seconds: (t1 - t0) / 1000,
-        first: head / ((headEnd - t0) / 1000),
-        last: (spec.events - tail) / ((t1 - tailStart) / 1000)
-      }
+      return oneStreamMeasurement(spec, { t0, headEnd, tailStart, t1: now() })
     },
 
     concurrentNewStreams: async (spec, data) => {

@@ -24,7 +24,7 @@
  * afterwards. F2/F3 share one store per process, built once in 1,000-event batches.
  */
 import { join } from "node:path"
-import { at, eventType, now, windows } from "../workloads.js"
+import { at, eventType, now, oneStreamMeasurement, windows } from "../workloads.js"
 import type { Payload, Target } from "../workloads.js"
 import { firstStreamVersion, freshDirectory, removeDirectory } from "./eskernel-file.js"
 
@@ -268,14 +268,7 @@ export const emmettSqlite: Target = {
           })
           version = result.nextExpectedStreamVersion
         }
-        const t1 = now()
-        if (head >= spec.events) headEnd = t1
-        return {
-          events: spec.events,
-          seconds: (t1 - t0) / 1000,
-          first: head / ((headEnd - t0) / 1000),
-          last: (spec.events - tail) / ((t1 - tailStart) / 1000)
-        }
+        return oneStreamMeasurement(spec, { t0, headEnd, tailStart, t1: now() })
       })
     },
 

@@ -7,7 +7,7 @@
 import { Effect, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
 import type { Json, NewEvent } from "../../src/EventStore.js"
-import { at, eventType, now, windows } from "../workloads.js"
+import { at, eventType, now, oneStreamMeasurement, windows } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
 
 export const events = (data: ReadonlyArray<Payload>, n: number, offset = 0): Array<NewEvent> =>
@@ -59,14 +59,7 @@ export const storeRunners = (
           const result = yield* store.append("bench-one", batches[i] ?? [], version)
           version = result.nextExpectedVersion
         }
-        const t1 = now()
-        if (head >= spec.events) headEnd = t1
-        return {
-          events: spec.events,
-          seconds: (t1 - t0) / 1000,
-          first: head / ((headEnd - t0) / 1000),
-          last: (spec.events - tail) / ((t1 - tailStart) / 1000)
-        }
+        return oneStreamMeasurement(spec, { t0, headEnd, tailStart, t1: now() })
       }))
     },
 
