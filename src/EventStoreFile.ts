@@ -35,8 +35,8 @@ import { Effect, Layer } from "effect"
 import { EventStore, StorageError } from "./EventStore.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./internal/file/errors.js"
 import { nodeIo } from "./internal/file/io.js"
-import type { FileIo } from "./internal/file/io.js"
-import { makeIndex, openStore } from "./internal/file/store.js"
+import { layerWithIo } from "./internal/file/layer.js"
+import { makeIndex } from "./internal/file/store.js"
 import type { OpenReport } from "./internal/file/store.js"
 import { countAt, eventContentsAt, eventIdsAt } from "./internal/file/frame.js"
 import { listSegments, scanSegments, segmentName } from "./internal/file/segments.js"
@@ -74,20 +74,11 @@ export interface FileStoreOptions {
 }
 
 /**
- * What opening a store found, as passed to `layerWithReport`'s callback.
+ * What opening a store found: the torn tail it cut, the indexes it rebuilt.
  *
  * @since 0.1.0
  */
 export type FileStoreOpenReport = OpenReport
-
-const defaultSegmentSize = 16 * 1024 * 1024
-
-const storeOptions = (options: FileStoreOptions, io: FileIo) => ({
-  directory: options.directory,
-  segmentSize: options.segmentSize ?? defaultSegmentSize,
-  sync: options.sync ?? "durable",
-  io
-})
 
 /**
  * The file-backed `EventStore`. Building the layer takes the directory's lock and opens
@@ -97,26 +88,7 @@ const storeOptions = (options: FileStoreOptions, io: FileIo) => ({
  */
 export const layer = (
   options: FileStoreOptions
-): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> =>
-  Layer.effect(EventStore, Effect.map(openStore(storeOptions(options, nodeIo)), ({ service }) => service))
-
-/**
- * The file layer over replaceable file operations, for fault-injection tests.
- *
- * @internal
- */
-export const layerWithIo = (
-  options: FileStoreOptions,
-  io: FileIo,
-  onOpen: (report: OpenReport) => void = () => undefined
-): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> =>
-  Layer.effect(
-    EventStore,
-    Effect.map(openStore(storeOptions(options, io)), ({ report, service }) => {
-      onOpen(report)
-      return service
-    })
-  )
+): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> => layerWithIo(options, nodeIo)
 
 /**
  * The outcome of `verify`.

@@ -8,6 +8,7 @@ import type { NewEvent } from "../src/EventStore.js"
 import * as EventStoreFile from "../src/EventStoreFile.js"
 import { decodeIdx, encodeIdx } from "../src/internal/file/idx.js"
 import { nodeIo } from "../src/internal/file/io.js"
+import { layerWithIo } from "../src/internal/file/layer.js"
 import type { FileIo } from "../src/internal/file/io.js"
 import { conformance } from "./EventStore.conformance.js"
 import { modelTest } from "./EventStore.model.js"
@@ -138,7 +139,7 @@ describe("EventStoreFile", () => {
       let syncs = 0
       const counting: FileIo = { ...nodeIo, datasync: (handle) => (syncs++, nodeIo.datasync(handle)) }
       const results = await run(
-        EventStoreFile.layerWithIo({ directory }, counting),
+        layerWithIo({ directory }, counting),
         Effect.gen(function*() {
           const store = yield* EventStore
           return yield* Effect.all(
@@ -316,7 +317,7 @@ describe("EventStoreFile", () => {
           return nodeIo.datasync(handle)
         }
       }
-      const outcome = await run(EventStoreFile.layerWithIo({ directory }, faulty), Effect.gen(function*() {
+      const outcome = await run(layerWithIo({ directory }, faulty), Effect.gen(function*() {
         const store = yield* EventStore
         yield* store.append("order-1", [event("Added", 1)])
         failNext = true

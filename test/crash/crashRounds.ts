@@ -18,6 +18,7 @@ import * as path from "node:path"
 import { Effect, Layer, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStoreFile from "../../src/EventStoreFile.js"
+import { layerWithIo } from "../../src/internal/file/layer.js"
 import { nodeIo } from "../../src/internal/file/io.js"
 
 const repoRoot = path.resolve(import.meta.dirname, "../..")
@@ -95,7 +96,7 @@ const checkStore = (directory: string, acknowledged: ReadonlyMap<string, Acknowl
   Effect.gen(function*() {
     const problems: Array<string> = []
     let truncated = false
-    const layer = EventStoreFile.layerWithIo({ directory }, nodeIo, (report) => {
+    const layer = layerWithIo({ directory }, nodeIo, (report) => {
       truncated = report.truncated !== undefined
     })
     yield* Effect.provide(

@@ -1,0 +1,36 @@
+/**
+ * The file layer over replaceable file operations: `EventStoreFile.layer` is this with
+ * Node's own; fault-injection tests and the crash test pass theirs (and read the open
+ * report).
+ */
+import { Effect, Layer } from "effect"
+import type { StorageError } from "../../EventStore.js"
+import { EventStore } from "../../EventStore.js"
+import type { FileStoreOptions } from "../../EventStoreFile.js"
+import type { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
+import type { FileIo } from "./io.js"
+import { openStore } from "./store.js"
+import type { OpenReport } from "./store.js"
+
+const defaultSegmentSize = 16 * 1024 * 1024
+
+export const layerWithIo = (
+  options: FileStoreOptions,
+  io: FileIo,
+  onOpen: (report: OpenReport) => void = () => undefined
+): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> =>
+  Layer.effect(
+    EventStore,
+    Effect.map(
+      openStore({
+        directory: options.directory,
+        segmentSize: options.segmentSize ?? defaultSegmentSize,
+        sync: options.sync ?? "durable",
+        io
+      }),
+      ({ report, service }) => {
+        onOpen(report)
+        return service
+      }
+    )
+  )
