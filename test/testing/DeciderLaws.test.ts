@@ -25,8 +25,9 @@ describe("DeciderLaws", () => {
   })
 
   it("catch a decide that mutates its state", () => {
+    const nothingSeen: { seen: Array<number> } = { seen: [] }
     const mutating = Decider.make({
-      initialState: { seen: [] as Array<number> },
+      initialState: nothingSeen,
       decide: (command: number, state: { seen: Array<number> }) => {
         state.seen.push(command)
         return Decider.accept(command)
