@@ -36,16 +36,7 @@ export class RecordTable {
 
   push(firstPosition: number, firstVersion: number, count: number, streamNo: number, length: number): number {
     const record = this.size
-    if (record >= this.firstPosition.length) {
-      const size = record + 1
-      this.firstPosition = grow(this.firstPosition, (n) => new Float64Array(n), size)
-      this.firstVersion = grow(this.firstVersion, (n) => new Uint32Array(n), size)
-      this.count = grow(this.count, (n) => new Uint32Array(n), size)
-      this.streamNo = grow(this.streamNo, (n) => new Uint32Array(n), size)
-      this.segment = grow(this.segment, (n) => new Uint32Array(n), size)
-      this.offset = grow(this.offset, (n) => new Float64Array(n), size)
-      this.length = grow(this.length, (n) => new Uint32Array(n), size)
-    }
+    this.reserve(1)
     this.firstPosition[record] = firstPosition
     this.firstVersion[record] = firstVersion
     this.count[record] = count
