@@ -60,7 +60,7 @@ const outcomeOf = (row: Row): Outcome => {
   return lastPosition === undefined ? { _tag: "WrongExpectedVersion", actual } : { _tag: "Appended", lastPosition, actual }
 }
 
-const groupRunner = (sql: PgClient, statements: Statements, offset: number): RunGroup => (group) => {
+export const groupRunner = (sql: PgClient, statements: Statements, offset: number): RunGroup => (group) => {
   const appendIndex: Array<number> = []
   const streams: Array<string> = []
   const expected: Array<number> = []
