@@ -35,7 +35,7 @@
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { EventStore, StorageError } from "./EventStore.js"
+import { EventStore, limits, StorageError } from "./EventStore.js"
 import { PositionsWouldGoBackwards, SchemaTooNew } from "./internal/postgres/schema.js"
 import { invalidSchemaName, statements } from "./internal/postgres/sql.js"
 import { makeStore } from "./internal/postgres/store.js"
@@ -99,10 +99,24 @@ export type PostgresStoreOptions =
     readonly notifyDebounce?: Duration.Input
   }
 
+/**
+ * The largest server message the layer's own client accepts: one row holding the
+ * largest event the contract allows. A `client` you configure needs at least this as
+ * its `maxMessageSize` to read such events back.
+ *
+ * @since 0.1.0
+ */
+export const maxRowBytes = 2 * limits.eventBytes + 1024 * 1024
+
 const clientLayer = (options: PostgresStoreOptions): Layer.Layer<PgClient.PgClient, SqlError> =>
   "client" in options
     ? options.client
-    : PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
+    : PgClient.layer({
+      url: Redacted.make(options.url),
+      maxConnections: options.maxConnections ?? 10,
+      // One row can hold an event of up to `limits.eventBytes` of JSON, text-escaped.
+      maxMessageSize: maxRowBytes
+    })
 
 /**
  * The PostgreSQL `EventStore`, and its `PostgresStore` report. Building the layer

@@ -1,11 +1,13 @@
-import { EventStorePostgres } from "../../src/index.js"
-import { conformance } from "../EventStore.conformance.js"
-import { modelTest } from "../EventStore.model.js"
+import { describe, it } from "vitest"
+import * as EventStorePostgres from "../../src/EventStorePostgres.js"
+import * as StoreConformance from "../../src/testing/StoreConformance.js"
 import { freshSchema, postgresSuite } from "./server.js"
 
 postgresSuite("EventStorePostgres", (database) => {
-  conformance("postgres", () => EventStorePostgres.layer({ url: database.url(), schema: freshSchema(), maxConnections: 4 }))
-  modelTest("postgres", () => EventStorePostgres.layer({ url: database.url(), schema: freshSchema(), maxConnections: 2 }), {
-    numRuns: 30
-  })
+  StoreConformance.register(
+    { describe, it },
+    "postgres",
+    () => EventStorePostgres.layer({ url: database.url(), schema: freshSchema(), maxConnections: 4 }),
+    { numRuns: 30 }
+  )
 })

@@ -8,7 +8,7 @@ import { Deferred, Effect, Fiber, Layer, Random, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
 import type { RecordedEvent } from "../../src/EventStore.js"
 import * as EventStorePostgres from "../../src/EventStorePostgres.js"
-import { events } from "../EventStore.conformance.js"
+import { events } from "../../src/internal/testing/conformance.js"
 import { freshSchema, postgresSuite } from "./server.js"
 import { holdAppend, oneEvent, rawPool } from "./writers.js"
 

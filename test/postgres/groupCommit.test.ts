@@ -8,7 +8,7 @@ import { EventStore } from "../../src/EventStore.js"
 import type { AppendError, AppendResult, ExpectedVersion, NewEvent } from "../../src/EventStore.js"
 import * as EventStorePostgres from "../../src/EventStorePostgres.js"
 import type { PgClient } from "@effect/sql-pg/PgClient"
-import { events } from "../EventStore.conformance.js"
+import { events } from "../../src/internal/testing/conformance.js"
 import { freshSchema, postgresSuite } from "./server.js"
 import { holdAppend, oneEvent, rawPool } from "./writers.js"
 
@@ -103,7 +103,7 @@ postgresSuite("EventStorePostgres group commit", (database) => {
       const pool = yield* rawPool(database.url(), 2)
       const first = yield* holdAppend(pool, schema, oneEvent("order-1", "retry-id"))
       yield* first.inserted
-      const retry = yield* Effect.forkChild(store.append("order-1", [{ type: "Raced", data: {}, eventId: "retry-id" }], 0))
+      const retry = yield* Effect.forkChild(store.append("order-1", [{ type: "Raced", data: { eventId: "retry-id" }, eventId: "retry-id" }], 0))
       const innocent = yield* Effect.forkChild(store.append("order-2", events(1), 0))
       yield* untilSomeoneWaits(pool)
       yield* first.finish("commit")

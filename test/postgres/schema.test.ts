@@ -6,7 +6,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStorePostgres from "../../src/EventStorePostgres.js"
-import { events } from "../EventStore.conformance.js"
+import { events } from "../../src/internal/testing/conformance.js"
 import { freshSchema, postgresSuite } from "./server.js"
 import { rawPool } from "./writers.js"
 

@@ -8,6 +8,9 @@ import type { Scope } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "effect/sql/SqlError"
+import { InvalidAppend } from "../../src/EventStore.js"
+import type { ExpectedVersion } from "../../src/EventStore.js"
+import { encodeAppend } from "../../src/internal/postgres/checks.js"
 import type { EncodedAppend } from "../../src/internal/postgres/checks.js"
 import type { Outcome } from "../../src/internal/postgres/groupCommit.js"
 import { statements } from "../../src/internal/postgres/sql.js"
@@ -18,11 +21,11 @@ export const rawPool = (url: string, connections: number): Effect.Effect<PgClien
   PgClient.make({ url: Redacted.make(url), maxConnections: connections }).pipe(Effect.provide(Reactivity.layer))
 
 /** One event appended with `expected` "any" to `streamId`. */
-export const oneEvent = (streamId: string, eventId: string, expected: EncodedAppend["expected"] = "any"): EncodedAppend => ({
-  streamId,
-  expected,
-  events: [{ eventId, chosen: true, type: "Raced", schemaVersion: 1, data: JSON.stringify({ eventId }), metadata: "{}" }]
-})
+export const oneEvent = (streamId: string, eventId: string, expected: ExpectedVersion = "any"): EncodedAppend => {
+  const encoded = encodeAppend(streamId, [{ type: "Raced", data: { eventId }, eventId }], expected)
+  if (encoded instanceof InvalidAppend) throw encoded
+  return encoded
+}
 
 /** An append whose transaction stays open until the test lets it finish. */
 export interface HeldAppend {

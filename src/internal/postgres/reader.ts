@@ -25,7 +25,8 @@ import type {
   SubscribeOptions
 } from "../../EventStore.js"
 import * as Subscription from "../subscription.js"
-import { checkReadAll, checkReadStream, filterParameters } from "./checks.js"
+import { checkReadAll, checkReadStream, checkSubscribe } from "../contract.js"
+import { filterParameters } from "./checks.js"
 import { decode, integer, integerOrNull, recordedEvent } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { indexBits } from "./sql.js"
@@ -175,7 +176,7 @@ export const subscribe = (
   context: ReaderContext,
   options: SubscribeOptions = {}
 ): Stream.Stream<RecordedEvent, ReadError> => {
-  const invalid = checkReadAll(options)
+  const invalid = checkSubscribe(options)
   if (invalid !== undefined) return Stream.fail(invalid)
   return Stream.suspend(() => subscribeFrom(context, options))
 }

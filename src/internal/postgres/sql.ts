@@ -4,8 +4,8 @@
  * against `schemaName` and quoted. Keeping the SQL here means another driver can replace
  * `@effect/sql-pg` by rewriting one module's callers, not hunting for strings.
  *
- * Positions: `position = (xid + xid_offset) × 2^13 + n`, where `xid` is the appending
- * transaction's 64-bit id and `n` (1 … 8191) the event's place in that transaction. The
+ * Positions: `position = (xid + xid_offset) × 2^14 + n`, where `xid` is the appending
+ * transaction's 64-bit id and `n` (1 … 16,383) the event's place in that transaction. The
  * order of transaction ids is the order in which transactions *started* writing, not the
  * order they commit, so readers only read below a horizon that no running writer of this
  * table can still fill in (`horizon` below).
@@ -14,9 +14,12 @@
  */
 
 /** Bits of a position that number the events of one transaction. */
-export const indexBits = 13
+export const indexBits = 14
 
-/** The most events one transaction (an append, or a group of appends) may record. */
+/**
+ * The most events one transaction (an append, or a group of appends) may record; above
+ * the contract's largest batch (`limits.batchEvents`), so any valid append fits.
+ */
 export const maxEventsPerTransaction = 2 ** indexBits - 1
 
 /** Transaction ids (plus offset) at or past this no longer give exact `number` positions. */
@@ -184,7 +187,7 @@ export const statements = (schema: string): Statements => {
       FROM cur LEFT JOIN (SELECT stream_id, max(position) AS last_position FROM ins GROUP BY stream_id) p
         ON p.stream_id = cur.stream_id
       ORDER BY cur.i`,
-    recordedByIds: `SELECT event_id, stream_id, version, type, position FROM ${events} WHERE event_id = ANY($1::text[])`,
+    recordedByIds: `SELECT ${columns} FROM ${events} WHERE event_id = ANY($1::text[])`,
     readStreamForward: `
       SELECT ${columns} FROM ${events}
       WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version LIMIT $4`,

@@ -10,13 +10,14 @@ import type { PgClient } from "@effect/sql-pg/PgClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { EventIdConflict, EventStore, StorageError, WrongExpectedVersion } from "../../EventStore.js"
 import type { AppendError, AppendResult, ExpectedVersion, NewEvent, Position } from "../../EventStore.js"
-import { encodeAppend } from "./checks.js"
+import { couldBeStored, encodeAppend } from "./checks.js"
 import type { EncodedAppend } from "./checks.js"
 import { GroupCommitter } from "./groupCommit.js"
 import type { Outcome, RunGroup } from "./groupCommit.js"
 import * as Reader from "./reader.js"
 import type { ReaderContext } from "./reader.js"
-import { boolean, decode, integer, integerOrNull, text } from "./rows.js"
+import { judgeRetry } from "../contract.js"
+import { boolean, decode, integer, integerOrNull, recordedEvent, text } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { checkedOffset, migrate } from "./schema.js"
 import type { PositionsWouldGoBackwards, SchemaTooNew } from "./schema.js"
@@ -109,51 +110,6 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
   )
 }
 
-// Where an idempotent retry's events must already sit for the expected version to have
-// held when they were first appended.
-const retryStartsAt = (expected: ExpectedVersion, firstVersion: number): boolean =>
-  expected === "any" ||
-  (expected === "noStream"
-    ? firstVersion === 1
-    : expected === "streamExists"
-    ? firstVersion > 1
-    : firstVersion === expected + 1)
-
-interface RecordedId {
-  readonly streamId: string
-  readonly version: number
-  readonly type: string
-  readonly position: number
-}
-
-// Some of the append's chosen ids are recorded: the original result when the batch is
-// exactly a recorded run of this stream starting where the expected version says, a
-// conflict otherwise.
-const decideRetry = (
-  append: EncodedAppend,
-  recorded: ReadonlyMap<string, RecordedId>
-): Effect.Effect<AppendResult, EventIdConflict> => {
-  const { streamId, expected, events } = append
-  const found = events.flatMap((event) => {
-    const each = event.chosen ? recorded.get(event.eventId) : undefined
-    return each === undefined ? [] : [{ id: event.eventId, each }]
-  })
-  const conflict = new EventIdConflict({ streamId, eventIds: found.map(({ id }) => id) })
-  const first = found[0]?.each
-  if (first === undefined || found.length !== events.length || !retryStartsAt(expected, first.version)) {
-    return Effect.fail(conflict)
-  }
-  const faithful = events.every((event, index) => {
-    const each = recorded.get(event.eventId)
-    return each !== undefined && each.streamId === streamId && each.version === first.version + index &&
-      each.type === event.type
-  })
-  const last = found[found.length - 1]?.each
-  return faithful && last !== undefined
-    ? Effect.succeed({ streamId, nextExpectedVersion: last.version, position: last.position })
-    : Effect.fail(conflict)
-}
-
 /**
  * Migrates the schema, checks positions, starts the lanes and the listener, and returns
  * the service. Everything it starts stops with the scope.
@@ -193,19 +149,16 @@ export const makeStore = (
     // The last transaction whose positions are still exact numbers, with room for a group.
     const lastSafePosition = (maxTransaction - 1) * 2 ** indexBits
 
-    const recordedIds = (append: EncodedAppend) =>
+    // Some of the append's chosen ids are recorded: the contract decides between a
+    // faithful retry and a conflict, from the recorded events with those ids.
+    const judgeRecorded = (append: EncodedAppend): Effect.Effect<AppendResult, AppendError> =>
       sql.unsafe<Row>(statements.recordedByIds, [append.events.filter((e) => e.chosen).map((e) => e.eventId)]).pipe(
-        Effect.flatMap((rows) =>
-          decode(() =>
-            new Map(rows.map((row) => [text(row, "event_id"), {
-              streamId: text(row, "stream_id"),
-              version: integer(row, "version"),
-              type: text(row, "type"),
-              position: integer(row, "position")
-            }]))
-          )
-        ),
-        Effect.mapError(storage("looking up recorded event ids"))
+        Effect.flatMap((rows) => decode(() => new Map(rows.map((row) => [text(row, "event_id"), recordedEvent(row)])))),
+        Effect.mapError(storage("looking up recorded event ids")),
+        Effect.flatMap((recorded) => {
+          const judged = judgeRetry(append.prepared, append.events.map((e) => (e.chosen ? recorded.get(e.eventId) : undefined)))
+          return judged instanceof EventIdConflict ? Effect.fail(judged) : Effect.succeed(judged)
+        })
       )
 
     const append = (
@@ -226,17 +179,17 @@ export const makeStore = (
                   `the append was recorded, but move the store to a new schema`
               })
             }
-            return { streamId, nextExpectedVersion: outcome.actual + events.length, position: outcome.lastPosition }
+            return { streamId, nextExpectedVersion: outcome.actual + encoded.events.length, position: outcome.lastPosition }
           }
           case "WrongExpectedVersion":
-            return yield* new WrongExpectedVersion({ streamId, expected, actual: outcome.actual })
+            return yield* new WrongExpectedVersion({ streamId, expected: encoded.expected, actual: outcome.actual })
           case "IdsRecorded":
-            return yield* Effect.flatMap(recordedIds(encoded), (recorded) => decideRetry(encoded, recorded))
+            return yield* judgeRecorded(encoded)
         }
       })
 
     const streamVersion = (streamId: string): Effect.Effect<number, StorageError> =>
-      sql.unsafe<Row>(statements.streamVersion, [streamId]).pipe(
+      !couldBeStored(streamId) ? Effect.succeed(0) : sql.unsafe<Row>(statements.streamVersion, [streamId]).pipe(
         Effect.flatMap((rows) =>
           decode(() => {
             const row = rows[0]
