@@ -1,15 +1,30 @@
 /**
- * Which event store an example runs on: `--store memory` (the default) or
- * `--store file:<directory>`, where a second run continues the first run's history.
+ * Which event store an example runs on: `--store memory` (the default),
+ * `--store file:<directory>` or `--store postgres://<user>@<host>:<port>/<database>`. On
+ * the file and PostgreSQL stores a second run continues the first run's history; on
+ * PostgreSQL each example keeps its store in a schema named after it (`bank_account`, …),
+ * so the examples can share one database.
  */
+import * as path from "node:path"
 import { Layer } from "effect"
-import { EventStoreFile, EventStoreMemory } from "es-kernel"
+import { EventStoreFile, EventStoreMemory, EventStorePostgres } from "es-kernel"
 import type { EventStore } from "es-kernel"
 
 export interface ChosenStore {
   readonly description: string
-  readonly layer: Layer.Layer<EventStore.EventStore, EventStore.StorageError | EventStoreFile.FileStoreLocked | EventStoreFile.FileStoreCorrupt>
+  readonly layer: Layer.Layer<
+    EventStore.EventStore,
+    | EventStore.StorageError
+    | EventStoreFile.FileStoreLocked
+    | EventStoreFile.FileStoreCorrupt
+    | EventStorePostgres.SchemaTooNew
+    | EventStorePostgres.PositionsWouldGoBackwards
+  >
 }
+
+// The running example's name as a schema name: examples/bank-account.ts → bank_account.
+const exampleSchema = (): string =>
+  path.basename(process.argv[1] ?? "example", ".ts").toLowerCase().replace(/[^a-z0-9_]/g, "_")
 
 export const storeFromArgs = (args: ReadonlyArray<string> = process.argv.slice(2)): ChosenStore => {
   const flag = args.indexOf("--store")
@@ -19,5 +34,12 @@ export const storeFromArgs = (args: ReadonlyArray<string> = process.argv.slice(2
     const directory = choice.slice("file:".length)
     return { description: `file log in ${directory}`, layer: EventStoreFile.layer({ directory }) }
   }
-  throw new Error(`--store takes "memory" or "file:<directory>", not "${choice}"`)
+  if (choice.startsWith("postgres://") || choice.startsWith("postgresql://")) {
+    const schema = exampleSchema()
+    return {
+      description: `PostgreSQL (schema ${schema})`,
+      layer: EventStorePostgres.layer({ url: choice, schema, maxConnections: 4 })
+    }
+  }
+  throw new Error(`--store takes "memory", "file:<directory>" or "postgres://<user>@<host>/<database>", not "${choice}"`)
 }

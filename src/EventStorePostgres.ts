@@ -11,7 +11,7 @@
  * - **Payloads.** `data` and `metadata` are stored as `json`, the exact JSON text: key
  *   order, duplicate-free objects and strings containing U+0000 read back as appended
  *   (`jsonb` would reorder keys and refuse U+0000). `json` still supports `->` and `->>`.
- * - **Global order.** `position = (transaction id + offset) × 8192 + n`: events are
+ * - **Global order.** `position = (transaction id + offset) × 16384 + n`: events are
  *   numbered by the transaction that wrote them, with no sequence and no lock. Since
  *   transactions commit out of order, `readAll` and `subscribe` read only below a
  *   horizon under which no running writer of this table can add a row. A subscriber
@@ -23,9 +23,10 @@
  *   through a debounced `pg_notify` sent outside the append transaction; subscribers also
  *   poll (`pollInterval`) as a backstop.
  *
- * Limits: at most 8,191 events per append; positions are exact numbers while the
- * cluster's transaction ids (plus offset) stay below 2^40 (the layer refuses to start
- * past it). A transaction that holds this table's lock for long (an append statement
+ * Limits: positions are exact numbers while the cluster's transaction ids (plus offset)
+ * stay below 2^39, about 5.5 × 10^11 write transactions (the layer refuses to start past
+ * it). An event of the contract's largest size needs a client whose `maxMessageSize` is
+ * at least `maxRowBytes`. A transaction that holds this table's lock for long (an append statement
  * stuck behind a lock, a manual `INSERT` left open) holds subscribers back until it ends:
  * `lag` reports it. After a dump/restore into another cluster the layer refuses to start
  * with `PositionsWouldGoBackwards` until the offset is raised as its message says.
