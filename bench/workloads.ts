@@ -49,6 +49,9 @@ export const payloads = (n: number): ReadonlyArray<Payload> => Array.from({ leng
 /** The fold of W5: the sum of `amount`. Every target must return the same number. */
 export const foldAmount = (sum: number, data: Payload): number => sum + data.amount
 
+/** W5's seeding batches: the largest batch the store contract takes (`limits.batchEvents`). */
+export const seedBatch = 10_000
+
 /** The expected result of W5's fold over the first `n` payloads. */
 export const expectedFold = (n: number): number => {
   let sum = 0
@@ -81,14 +84,19 @@ export interface ConcurrentNewStreams {
   readonly concurrency: number
 }
 
-/** W4: `batches` appends of `batchSize` events each, to one stream, with exact expected versions. */
+/**
+ * W4: `batches` appends of `batchSize` events each, with exact expected versions: to one
+ * stream, or with `concurrency` > 1 spread round-robin over that many streams, one
+ * writer per stream, all writing at once.
+ */
 export interface Batches {
   readonly kind: "batches"
   readonly batches: number
   readonly batchSize: number
+  readonly concurrency?: number
 }
 
-/** W5: read one `events`-event stream (appended untimed, in one batch) and fold it. */
+/** W5: read one `events`-event stream (appended untimed, in batches of `seedBatch`) and fold it. */
 export interface ReplayFold {
   readonly kind: "replayFold"
   readonly events: number
@@ -218,6 +226,23 @@ export const payloadCount = (spec: WorkloadSpec): number => {
       return Math.min(spec.events, 100_000)
     default:
       return eventCount(spec)
+  }
+}
+
+/**
+ * The spec with `inFlight` appends in flight, for the workloads that run concurrently
+ * (W3, F1: appends in flight; W4: concurrent batch writers); others are returned as is.
+ */
+export const withInFlight = (spec: WorkloadSpec, inFlight: number): WorkloadSpec => {
+  switch (spec.kind) {
+    case "concurrentNewStreams":
+      return { ...spec, concurrency: inFlight }
+    case "concurrentWriters":
+      return { ...spec, writers: Math.min(inFlight, spec.events) }
+    case "batches":
+      return { ...spec, concurrency: Math.min(inFlight, spec.batches) }
+    default:
+      return spec
   }
 }
 
