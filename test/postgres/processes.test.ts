@@ -4,7 +4,7 @@
  * versions stay gapless.
  */
 import { assert, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStorePostgres from "../../src/EventStorePostgres.js"
 import { spawnScript, waitForExit } from "../file/helpers.js"
@@ -54,6 +54,27 @@ postgresSuite("EventStorePostgres across processes", (database) => {
       const positions = all.map((e) => e.position)
       assert.deepStrictEqual(positions, [...positions].sort((a, b) => a - b))
     }).pipe(Effect.provide(Layer.fresh(EventStorePostgres.layer({ url: database.url(), schema }))))
+  }, 60_000)
+
+  it.live("a subscriber hears of another process's append by notification, long before its next poll", () => {
+    const schema = freshSchema()
+    return Effect.gen(function*() {
+      const store = yield* EventStore
+      const delivery = yield* Effect.forkChild(
+        store.subscribe().pipe(Stream.take(1), Stream.runCollect, Effect.map(() => Date.now()))
+      )
+      yield* Effect.sleep("200 millis")
+      const child = spawnScript("test/postgres/appendOnce.ts", [database.url(), schema])
+      let output = ""
+      child.stdout?.on("data", (data: Buffer) => {
+        output += data.toString()
+      })
+      const code = yield* Effect.promise(() => waitForExit(child))
+      assert.strictEqual(code, 0)
+      const deliveredAt = yield* Fiber.join(delivery)
+      const appendedAt = Number(output.trim())
+      assert.isBelow(deliveredAt - appendedAt, 3_000, "delivered only by a poll, not by the notification")
+    }).pipe(Effect.provide(Layer.fresh(EventStorePostgres.layer({ url: database.url(), schema, pollInterval: "30 seconds" }))))
   }, 60_000)
 
   it.live("three processes starting on a new schema at once migrate it once", () => {

@@ -59,6 +59,8 @@ export interface Statements {
   readonly subscribePage: string
   readonly lag: string
   readonly notify: string
+  readonly asyncCommit: string
+  readonly listeners: string
   readonly channel: string
 }
 
@@ -203,6 +205,10 @@ export const statements = (schema: string): Statements => {
       SELECT (SELECT COALESCE(max(position), 0) FROM ${events}) AS head,
              (SELECT count(*) FROM ${events} WHERE position >= $1) AS held_back`,
     notify: `SELECT pg_notify($1, '')`,
+    asyncCommit: `SET LOCAL synchronous_commit = off`,
+    // A listening connection's last statement is its LISTEN. Sessions of other roles show
+    // no query text without pg_read_all_stats, and are not counted.
+    listeners: `SELECT count(*) AS listeners FROM pg_stat_activity WHERE datname = current_database() AND query = $1`,
     channel: `es_kernel_${schema}`.slice(0, 63)
   }
 }

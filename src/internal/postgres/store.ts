@@ -129,7 +129,15 @@ export const makeStore = (
     const wakeup = new Wakeup(
       settings.poll,
       settings.notifyDebounce,
-      Effect.ignore(sql.unsafe(statements.notify, [statements.channel])),
+      // NOTIFY gives its transaction an id, so it commits with a WAL flush like an append
+      // would: asynchronous commit spares that flush (a lost notification costs a poll).
+      Effect.ignore(sql.withTransaction(
+        Effect.andThen(sql.unsafe(statements.asyncCommit), sql.unsafe(statements.notify, [statements.channel]))
+      )),
+      sql.unsafe<Row>(statements.listeners, [`LISTEN "${statements.channel}"`]).pipe(
+        Effect.flatMap((rows) => decode(() => (rows[0] === undefined ? 2 : integer(rows[0], "listeners")))),
+        Effect.orElseSucceed(() => 2)
+      ),
       (effect) => {
         runInBackground(effect)
       }

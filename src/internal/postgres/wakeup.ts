@@ -9,6 +9,8 @@
  * Other processes are told through `pg_notify`, sent on its own, outside any append
  * transaction (a NOTIFY inside one takes a cluster-wide lock held through commit, which
  * serialises every commit in the cluster), and debounced: at most one per `debounce`.
+ * A notification is itself a small commit, so it is only sent while some other store
+ * instance listens on the channel (counted at most once a second).
  * Polling every `poll` is the backstop for everything else (a lost notification, a
  * writer that rolled back while it held the horizon down).
  *
@@ -25,12 +27,17 @@ export class Wakeup {
   private generation = 0
   private waiting: Deferred.Deferred<void> | undefined
   private notifyScheduled = false
+  // Store instances listening on the channel, this one included, and when that was counted.
+  private listeners = 2
+  private countedAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly poll: Duration.Duration,
     private readonly debounce: Duration.Duration,
     // Tells other processes; its failure is ignored (they poll).
     private readonly notifyOthers: Effect.Effect<void>,
+    // How many store instances listen on the channel; on failure, assume others do.
+    private readonly countListeners: Effect.Effect<number>,
     // Runs the debounced notifier in the background of the layer's scope.
     private readonly runInBackground: (effect: Effect.Effect<void>) => void
   ) {}
@@ -59,9 +66,22 @@ export class Wakeup {
         Effect.andThen(Effect.sync(() => {
           this.notifyScheduled = false
         })),
-        Effect.andThen(this.notifyOthers)
+        Effect.andThen(this.othersListen),
+        Effect.flatMap((others) => (others ? this.notifyOthers : Effect.void))
       )
     )
+  }
+
+  private get othersListen(): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      const now = Date.now()
+      if (now - this.countedAt < 1000) return Effect.succeed(this.listeners > 1)
+      this.countedAt = now
+      return Effect.map(this.countListeners, (count) => {
+        this.listeners = count
+        return count > 1
+      })
+    })
   }
 
   /** Completes once the generation differs from `seen`, or after the poll interval. */
