@@ -91,6 +91,16 @@ postgresSuite("EventStorePostgres schema", (database) => {
     }).pipe(Effect.scoped)
   })
 
+  it.live("an append after the layer's scope ended fails with StorageError instead of waiting forever", () => {
+    const schema = freshSchema()
+    return Effect.gen(function*() {
+      const escaped = yield* withStore(schema, EventStore.use(Effect.succeed))
+      const exit = yield* Effect.exit(escaped.append("order-1", events(1)))
+      const error = Exit.findErrorOption(exit)
+      assert.isTrue(error._tag === "Some" && error.value._tag === "StorageError")
+    })
+  })
+
   it.live("refuses a schema name that is not a plain identifier", () =>
     Effect.gen(function*() {
       const refused = yield* Effect.exit(withStore("Robert'); DROP TABLE x;--", EventStore.use((store) => store.streamVersion("a"))))

@@ -62,6 +62,8 @@ const abortedByRace = (error: SqlError): boolean => {
 // runs again, so a handful of reruns means something is wrong, not unlucky.
 const maxReruns = 50
 
+const closedError = new StorageError({ reason: "the PostgreSQL store was closed (its layer's scope ended); open it again" })
+
 const storageError = (what: string, error: SqlError) =>
   new StorageError({ reason: `${what}: ${error.message}`, cause: error })
 
@@ -74,6 +76,7 @@ export class GroupCommitter {
   private readonly queue: Array<Pending> = []
   private readonly inFlight = new Set<string>()
   private work: Deferred.Deferred<void> | undefined
+  private closed = false
 
   constructor(
     private readonly run: RunGroup,
@@ -83,6 +86,7 @@ export class GroupCommitter {
   /** Queues an append and waits for its outcome. Interrupted while queued, it is dropped. */
   submit(submitted: Submitted): Effect.Effect<Outcome, StorageError> {
     return Effect.suspend(() => {
+      if (this.closed) return Effect.fail(closedError)
       const pending: Pending = { submitted, done: Deferred.makeUnsafe() }
       this.queue.push(pending)
       this.wake()
@@ -97,6 +101,12 @@ export class GroupCommitter {
     })
   }
 
+  /** Refuses new appends and fails the queued ones: the lanes are gone with the layer's scope. */
+  close(): void {
+    this.closed = true
+    for (const pending of this.queue.splice(0)) Deferred.doneUnsafe(pending.done, Effect.fail(closedError))
+  }
+
   /** One lane: forever take a group, run it, hand out the outcomes. */
   readonly lane: Effect.Effect<never> = Effect.forever(
     Effect.suspend(() => {
@@ -106,6 +116,8 @@ export class GroupCommitter {
         return Deferred.await(this.work)
       }
       return this.commit(group).pipe(
+        // Closed mid-statement: whether it committed is unknown, like a lost connection.
+        Effect.onInterrupt(() => this.failAll(group, closedError)),
         Effect.ensuring(Effect.sync(() => {
           for (const { submitted } of group) this.inFlight.delete(submitted.append.streamId)
           // Appends held back for a stream this group had in flight may go now.

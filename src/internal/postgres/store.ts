@@ -152,6 +152,7 @@ export const makeStore = (
     }
     const committer = new GroupCommitter(groupRunner(sql, statements, offset), wakeup.committed)
     for (let lane = 0; lane < settings.lanes; lane++) yield* Effect.forkScoped(committer.lane)
+    yield* Effect.addFinalizer(() => Effect.sync(() => committer.close()))
 
     const context: ReaderContext = { sql, statements, offset, wakeup }
     // The last transaction whose positions are still exact numbers, with room for a group.
