@@ -1,0 +1,23 @@
+// es-kernel/testing piece by piece: DeciderSpec with or without fast-check installed; the
+// law checkers run when fast-check is installed and say how to install it when it is not.
+import { Decider } from "es-kernel"
+import * as Testing from "es-kernel/testing"
+import * as DeciderSpec from "es-kernel/testing/DeciderSpec"
+
+const counter = Decider.make({
+  initialState: 0,
+  decide: (n, _total) => (n > 0 ? Decider.accept({ type: "Added", n }) : Decider.reject("NotPositive")),
+  evolve: (total, event) => total + event.n
+})
+
+DeciderSpec.forDecider(counter).given([{ type: "Added", n: 1 }]).when(2).thenState(3)
+Testing.DeciderSpec.forDecider(counter).given().when(0).thenRejectedWith("NotPositive")
+console.log("DeciderSpec: ok")
+
+const fastCheck = await import("fast-check").catch(() => undefined)
+try {
+  Testing.DeciderLaws.check(counter, { commands: fastCheck?.integer({ min: -5, max: 5 }) })
+  console.log("DeciderLaws: hold")
+} catch (error) {
+  console.log(`DeciderLaws: ${error._tag}: ${error.message}`)
+}
