@@ -29,12 +29,15 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../EventStore.js"
-import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, NotJson, resetSize, sizeBounds } from "./json.js"
+import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, lowSize, NotJson, resetSize } from "./json.js"
 import { quote } from "./text.js"
 
 // ---------------------------------------------------------------------------
 // Ids
 // ---------------------------------------------------------------------------
+
+// Any surrogate or U+0000: one native scan clears the ordinary id, which has neither.
+const suspicious = /[\u0000\uD800-\uDFFF]/
 
 // String.prototype.isWellFormed, which the ES2022 library this package compiles against lacks.
 const isWellFormed = (text: string): boolean => {
@@ -64,10 +67,10 @@ export const checkName = (what: string, value: unknown): string | undefined => {
   if (value.length > limits.idLength) {
     return `${what} ${quote(value)} is longer than ${limits.idLength} characters; use a shorter id (a hash of a long natural key)`
   }
-  if (!isWellFormed(value)) {
+  if (suspicious.test(value) && !isWellFormed(value)) {
     return `${what} ${quote(value)} holds a lone UTF-16 surrogate, which no layer can store unchanged; fix how the id is built`
   }
-  if (value.includes("\u0000")) return `${what} ${quote(value)} holds U+0000, which no layer can store as text`
+  if (suspicious.test(value) && value.includes("\u0000")) return `${what} ${quote(value)} holds U+0000, which no layer can store as text`
   return undefined
 }
 
@@ -119,11 +122,12 @@ const checkMetadataIds = (metadata: Metadata): string | undefined => {
 }
 
 // Checks and copies one event, counting its JSON size into the running batch size.
+const isFields = (value: unknown): value is { readonly [key: string]: unknown } =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
 const prepareEvent = (event: unknown, index: number): PreparedEvent | string => {
-  if (typeof event !== "object" || event === null || Array.isArray(event)) return `event ${index} is not an object`
-  const type: unknown = Reflect.get(event, "type")
-  const eventId: unknown = Reflect.get(event, "eventId")
-  const schemaVersion: unknown = Reflect.get(event, "schemaVersion")
+  if (!isFields(event)) return `event ${index} is not an object`
+  const { type, eventId, schemaVersion } = event
   const badType = checkName("its type", type)
   if (badType !== undefined || typeof type !== "string") return `event ${index}: ${badType}`
   if (eventId !== undefined) {
@@ -134,9 +138,9 @@ const prepareEvent = (event: unknown, index: number): PreparedEvent | string => 
     return `event ${index}: schemaVersion must be an integer from 1 to ${limits.schemaVersion}, got ${quote(schemaVersion)}`
   }
   resetSize()
-  const data = copyJson(Reflect.get(event, "data"), "data")
+  const data = copyJson(event.data, "data")
   if (data instanceof NotJson) return `event ${index}: ${data.message}`
-  const rawMetadata: unknown = Reflect.get(event, "metadata")
+  const rawMetadata = event.metadata
   if (rawMetadata === undefined) addSize(2)
   const metadata = rawMetadata === undefined ? emptyMetadata : copyMetadata(rawMetadata)
   if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
@@ -200,9 +204,8 @@ export const prepareAppend = (
     if (typeof event === "string") return invalid(event)
     prepared[index] = event
     if (event.eventId !== undefined) chosenIds = true
-    const [low, high] = sizeBounds()
-    lowBytes += low
-    highBytes += high
+    lowBytes += lowSize()
+    highBytes += highSize()
   }
   if (chosenIds && prepared.length > 1) {
     const seen = new Set<string>()

@@ -264,11 +264,18 @@ export const addSize = (bytes: number): void => {
 }
 
 /**
- * The bounds on the JSON size of the values copied since `resetSize`: `[low, high]`.
+ * The lower bound on the JSON size of the values copied since `resetSize`.
  *
  * @internal
  */
-export const sizeBounds = (): readonly [number, number] => [lowBytes, highBytes]
+export const lowSize = (): number => lowBytes
+
+/**
+ * The upper bound on the JSON size of the values copied since `resetSize`.
+ *
+ * @internal
+ */
+export const highSize = (): number => highBytes
 
 /**
  * Whether the values copied since `resetSize` take more than `limit` bytes as UTF-8 JSON
