@@ -4,6 +4,7 @@
  * - `DeciderSpec`: given / when / then specifications with readable failures.
  * - `DeciderLaws`: fast-check laws (replay determinism, purity, terminal states).
  * - `CodecLaws`: fast-check laws for event codecs and their upcasters.
+ * - `StoreConformance`: the event store contract as a suite, for any `EventStore` layer.
  *
  * fast-check is an optional peer dependency. Without it this module still loads and
  * `DeciderSpec` works; a law checker, when called, throws `FastCheckUnavailable` naming
@@ -16,3 +17,4 @@
 export * as CodecLaws from "./testing/CodecLaws.js"
 export * as DeciderLaws from "./testing/DeciderLaws.js"
 export * as DeciderSpec from "./testing/DeciderSpec.js"
+export * as StoreConformance from "./testing/StoreConformance.js"
