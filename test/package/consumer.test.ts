@@ -103,18 +103,17 @@ describe("an application installing es-kernel", { timeout: 180_000 }, () => {
     expect(stdout).toContain("usage: es-kernel verify <directory>")
   })
 
-  it("uses DeciderSpec without fast-check, and the laws say how to install it", async () => {
+  it("uses DeciderSpec without fast-check, and the laws and the store suite say how to install it", async () => {
     const stdout = await succeed(process.execPath, ["testing.mjs"], bare())
-    expect(stdout).toContain("DeciderSpec: ok")
-    expect(stdout).toContain(
-      "DeciderLaws: FastCheckUnavailable: es-kernel/testing: DeciderLaws needs fast-check, an optional peer dependency that is not installed. " +
-        "Install it beside es-kernel: npm install --save-dev fast-check"
-    )
+    const missing = (checker: string) =>
+      `${checker}: FastCheckUnavailable: es-kernel/testing: ${checker} needs fast-check, an optional peer dependency that is not installed. ` +
+      "Install it beside es-kernel: npm install --save-dev fast-check"
+    expect(stdout.trim().split("\n")).toEqual(["DeciderSpec: ok", missing("DeciderLaws"), missing("StoreConformance")])
   })
 
-  it("runs the laws once fast-check is installed", async () => {
+  it("runs the laws and builds the store suite once fast-check is installed", async () => {
     const stdout = await succeed(process.execPath, ["testing.mjs"], full())
-    expect(stdout.trim().split("\n")).toEqual(["DeciderSpec: ok", "DeciderLaws: hold"])
+    expect(stdout.trim().split("\n")).toEqual(["DeciderSpec: ok", "DeciderLaws: hold", "StoreConformance: cases"])
   })
 
   it("keeps internal modules out of reach", async () => {

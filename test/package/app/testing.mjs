@@ -1,6 +1,7 @@
 // es-kernel/testing piece by piece: DeciderSpec with or without fast-check installed; the
-// law checkers run when fast-check is installed and say how to install it when it is not.
-import { Decider } from "es-kernel"
+// law checkers and the store suite run when fast-check is installed and say how to install
+// it when it is not.
+import { Decider, EventStoreMemory } from "es-kernel"
 import * as Testing from "es-kernel/testing"
 import * as DeciderSpec from "es-kernel/testing/DeciderSpec"
 
@@ -15,9 +16,15 @@ Testing.DeciderSpec.forDecider(counter).given().when(0).thenRejectedWith("NotPos
 console.log("DeciderSpec: ok")
 
 const fastCheck = await import("fast-check").catch(() => undefined)
-try {
-  Testing.DeciderLaws.check(counter, { commands: fastCheck?.integer({ min: -5, max: 5 }) })
-  console.log("DeciderLaws: hold")
-} catch (error) {
-  console.log(`DeciderLaws: ${error._tag}: ${error.message}`)
+const report = (checker, body) => {
+  try {
+    console.log(`${checker}: ${body()}`)
+  } catch (error) {
+    console.log(`${checker}: ${error._tag}: ${error.message}`)
+  }
 }
+report("DeciderLaws", () => {
+  Testing.DeciderLaws.check(counter, { commands: fastCheck?.integer({ min: -5, max: 5 }) })
+  return "hold"
+})
+report("StoreConformance", () => `${Testing.StoreConformance.cases(() => EventStoreMemory.layer).length > 50 ? "cases" : "too few cases"}`)
