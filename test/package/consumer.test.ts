@@ -59,7 +59,8 @@ const makeApp = async (directory: string, links: ReadonlyArray<string>): Promise
 beforeAll(async () => {
   const started = Date.now()
   work = await mkdtemp(join(tmpdir(), "es-kernel-consumer-"))
-  const [result] = JSON.parse(await succeed("npm", ["pack", "--json", "--pack-destination", work], repo)) as ReadonlyArray<Packed>
+  const report: ReadonlyArray<Packed> = JSON.parse(await succeed("npm", ["pack", "--json", "--pack-destination", work], repo))
+  const [result] = report
   if (result === undefined) throw new Error("npm pack reported no tarball")
   packed = result
   await Promise.all([makeApp(bare(), peers), makeApp(full(), [...peers, "@types/node", "fast-check"])])
