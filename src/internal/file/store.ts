@@ -94,7 +94,6 @@ export interface StoreOptions {
   readonly io: FileIo
 }
 
-
 const readChunkBytes = 4 * 1024 * 1024
 // Events per emitted page: measured (1M ~200-byte events) ~2.5× faster than 16k-event
 // pages, and no slower than 256-event pages.
