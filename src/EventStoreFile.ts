@@ -22,10 +22,15 @@
  *   followed by a good one, or one in an older segment — fails the open with
  *   `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
  *   without opening it.
- * - **Lock.** One writer process per directory: a `LOCK` file holding the pid, created
- *   atomically; a second opener gets `FileStoreLocked`; a lock left by a dead process is
- *   reclaimed. Closing the layer's scope waits for the flush in flight, closes the files
- *   and releases the lock.
+ * - **Lock.** One writer process per directory: the holder listens on a unix socket
+ *   `LOCK.<pid>.<since>.<token>` in the directory, which the operating system closes when
+ *   the process exits however it exits; a second opener (another process, or another
+ *   layer in this process) gets `FileStoreLocked` naming the holder's pid and since when.
+ *   A lock nobody listens on (left by a crash, a power loss, or an older version's `LOCK`
+ *   file) is removed by the next open: no lock ever needs deleting by hand. The directory
+ *   must be on a file system that holds unix sockets (local ones; not every network
+ *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
+ *   releases the lock.
  *
  * @since 0.1.0
  */

@@ -494,7 +494,7 @@ export const openStore = (
       Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
       (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
     )
-    if (lock._tag === "Held") return yield* new FileStoreLocked({ directory, holderPid: lock.holderPid })
+    if (lock._tag === "Held") return yield* new FileStoreLocked({ directory, holderPid: lock.holder.pid, heldSince: lock.holder.since })
 
     // -- scan and repair ----------------------------------------------------------
     const segments = yield* Effect.tryPromise({ try: () => listSegments(directory), catch: toStorageError(`listing ${directory}`) })
