@@ -12,7 +12,7 @@
  * - **Open.** Rebuilds the in-memory index (per record its location, per stream its
  *   records, per event id a hash): each sealed segment from its index file
  *   `segment-NNNNNNNN.idx` (the record headers as binary columns, CRC-framed, written
- *   and synced when the segment is sealed; see `internal/file/idx.ts`), the last segment
+ *   and synced when the segment is sealed; see `internal/file/indexFile.ts`), the last segment
  *   by a header-only scan of every record (CRC checked). A missing, torn or mismatching
  *   index file is rebuilt by scanning its segment. The CRC of a record in a sealed
  *   segment is checked when it is read and by `verify`. Event payloads stay on disk;
@@ -34,18 +34,14 @@
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs/promises"
-import * as path from "node:path"
 import { Effect, Layer } from "effect"
 import { EventStore, StorageError } from "./EventStore.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./internal/file/errors.js"
 import { nodeIo } from "./internal/file/io.js"
 import { layerWithIo } from "./internal/file/layer.js"
-import { makeIndex } from "./internal/file/store.js"
-import type { OpenReport } from "./internal/file/store.js"
-import { countAt, eventContentsAt, eventIdsAt } from "./internal/file/frame.js"
-import { listSegments, scanSegments, segmentName } from "./internal/file/segments.js"
-import { compareIdx, idxName, readIdx } from "./internal/file/idx.js"
+import type { OpenReport } from "./internal/file/recovery.js"
+import { verifyStore } from "./internal/file/verify.js"
+import type { VerifyReport as InternalVerifyReport } from "./internal/file/verify.js"
 
 export {
   /**
@@ -106,10 +102,7 @@ export const layer = (
  *
  * @since 0.1.0
  */
-export type VerifyReport =
-  | { readonly _tag: "Intact"; readonly segments: number; readonly records: number; readonly events: number }
-  | { readonly _tag: "TornTail"; readonly segment: string; readonly offset: number; readonly bytes: number }
-  | { readonly _tag: "Corrupt"; readonly segment: string; readonly offset: number; readonly reason: string }
+export type VerifyReport = InternalVerifyReport
 
 /**
  * Checks every record of the store in `directory` without opening it for writing (no
@@ -120,43 +113,6 @@ export type VerifyReport =
  */
 export const verify = (directory: string): Effect.Effect<VerifyReport, StorageError> =>
   Effect.tryPromise({
-    try: async (): Promise<VerifyReport> => {
-      const segments = await listSegments(directory)
-      const { index, visit, segmentIndex } = makeIndex()
-      // Where each segment's records and streams begin, to compare idx files with.
-      const starts = new Map<number, { readonly record: number; readonly streamNo: number }>()
-      const outcome = await scanSegments(directory, segments, (buffer, bodyStart, bodyEnd, segment, offset, length) => {
-        if (!starts.has(segment)) starts.set(segment, { record: index.table.size, streamNo: index.streamList.length })
-        const refused = visit(buffer, bodyStart, bodyEnd, segment, offset, length)
-        if (refused !== undefined) return refused
-        const { jsonStart } = eventIdsAt(buffer, bodyStart)
-        const contents = eventContentsAt(buffer, jsonStart, bodyEnd, countAt(buffer, bodyStart))
-        return typeof contents === "string" ? contents : undefined
-      })
-      if (outcome._tag === "Complete") {
-        // An idx file is trusted by open after a spot check, so check it here in full. One
-        // that is unreadable or torn is not corruption: open rebuilds it.
-        for (let at = 0; at < segments.length - 1; at++) {
-          const segment = segments[at] ?? 0
-          const idx = await readIdx(directory, segment)
-          if (idx === undefined || typeof idx === "string") continue
-          const start = starts.get(segment) ?? { record: index.table.size, streamNo: index.streamList.length }
-          const end = starts.get(segments[at + 1] ?? 0)?.record ?? index.table.size
-          const size = (await fs.stat(path.join(directory, segmentName(segment)))).size
-          const disagreement = compareIdx(idx, segmentIndex(start.record, end, start.streamNo, size))
-          if (disagreement !== undefined) {
-            return { _tag: "Corrupt", segment: idxName(segment), offset: 0, reason: `the index disagrees with ${segmentName(segment)}: ${disagreement}` }
-          }
-        }
-      }
-      switch (outcome._tag) {
-        case "Complete":
-          return { _tag: "Intact", segments: segments.length, records: index.table.size, events: index.nextPosition - 1 }
-        case "TornTail":
-          return { _tag: "TornTail", segment: segmentName(outcome.segment), offset: outcome.offset, bytes: outcome.size - outcome.offset }
-        case "Corrupt":
-          return { _tag: "Corrupt", segment: segmentName(outcome.segment), offset: outcome.offset, reason: outcome.reason }
-      }
-    },
+    try: () => verifyStore(directory),
     catch: (cause) => new StorageError({ reason: `verifying ${directory}: ${String(cause)}`, cause })
   })

@@ -100,8 +100,7 @@ export const scanSegments = async (
   lastMayBeTorn = true
 ): Promise<ScanOutcome> => {
   let buffer = Buffer.allocUnsafe(chunkBytes)
-  for (let index = 0; index < segments.length; index++) {
-    const segment = segments[index] ?? 0
+  for (const [index, segment] of segments.entries()) {
     const isLast = lastMayBeTorn && index === segments.length - 1
     const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
     try {
