@@ -19,6 +19,7 @@
  *
  * @internal
  */
+import * as path from "node:path"
 import { Effect, Stream } from "effect"
 import type { Scope } from "effect"
 import { EventStore, InvalidRead, StorageError } from "../../EventStore.js"
@@ -71,11 +72,25 @@ const checkFilter = (filter: EventFilter | undefined): InvalidRead | undefined =
   return undefined
 }
 
+/**
+ * Creates the store's directory if it is missing, durably: a new directory's entry is
+ * lost in a power loss until the directory holding it is synced, and with it the whole
+ * log, acknowledged appends included.
+ */
+const createDirectory = async (io: FileIo, directory: string): Promise<void> => {
+  const created = await io.makeDirectory(directory)
+  if (created === undefined) return
+  for (let parent = path.dirname(directory);; parent = path.dirname(parent)) {
+    await io.syncDirectory(parent)
+    if (parent === path.dirname(created)) return
+  }
+}
+
 /** Takes the lock, recovers the log and opens the writer and the reader, in the scope. */
 const openParts = (options: StoreOptions) =>
   Effect.gen(function*() {
     const { directory, io } = options
-    yield* Effect.tryPromise({ try: () => io.makeDirectory(directory), catch: toStorageError(`creating ${directory}`) })
+    yield* Effect.tryPromise({ try: () => createDirectory(io, directory), catch: toStorageError(`creating ${directory}`) })
     const lock = yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
       (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
