@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { EventIdConflict, InvalidAppend, WrongExpectedVersion } from "../../EventStore.js"
-import type { AppendResult, ExpectedVersion, NewEvent } from "../../EventStore.js"
+import type { AppendResult, ExpectedVersion, Metadata, NewEvent } from "../../EventStore.js"
 import { copyJson, copyMetadata, NotJson } from "../json.js"
 import type { EventContents } from "./frame.js"
 import { hashString, maxShortString } from "./frame.js"
@@ -68,6 +68,14 @@ const isWellFormed = (text: string): boolean => {
   return true
 }
 
+// Untyped callers can pass `{ correlationId: 5 }`; the type promises strings to readers.
+const nonStringId = (metadata: Metadata): "correlationId" | "causationId" | undefined => {
+  const { correlationId, causationId } = metadata
+  if (correlationId !== undefined && typeof correlationId !== "string") return "correlationId"
+  if (causationId !== undefined && typeof causationId !== "string") return "causationId"
+  return undefined
+}
+
 const isExpectedVersion = (expected: unknown): expected is ExpectedVersion =>
   expected === "any" || expected === "noStream" || expected === "streamExists" ||
   (typeof expected === "number" && Number.isSafeInteger(expected) && expected >= 0)
@@ -109,6 +117,8 @@ export const prepareAppend = (
     if (data instanceof NotJson) return invalid(data.message)
     const metadata = copyMetadata(event.metadata, `events[${index}].metadata`)
     if (metadata instanceof NotJson) return invalid(metadata.message)
+    const badId = nonStringId(metadata)
+    if (badId !== undefined) return invalid(`events[${index}].metadata.${badId} must be a string when present`)
     ids[index] = eventId
     hashes[index] = hashString(eventId)
     contents[index] = { type: event.type, schemaVersion, data, metadata }
