@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { EventIdConflict, InvalidAppend, WrongExpectedVersion } from "../../EventStore.js"
-import type { AppendResult, ExpectedVersion, NewEvent } from "../../EventStore.js"
+import type { AppendResult, ExpectedVersion, Metadata, NewEvent } from "../../EventStore.js"
 import { copyJson, copyMetadata, NotJson } from "../json.js"
 import type { EventContents } from "./frame.js"
 import { hashString, maxShortString } from "./frame.js"
@@ -53,6 +53,29 @@ export type Decision =
   | WrongExpectedVersion
   | EventIdConflict
 
+// Ids are stored as UTF-8, which cannot hold a lone surrogate: such an id would be read
+// back as U+FFFD, a different id. Refused, so that the store never writes an id it
+// cannot read back.
+const isWellFormed = (text: string): boolean => {
+  for (let at = 0; at < text.length; at++) {
+    const code = text.charCodeAt(at)
+    if (code < 0xd800 || code > 0xdfff) continue
+    if (code > 0xdbff) return false
+    const next = text.charCodeAt(at + 1)
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false
+    at++
+  }
+  return true
+}
+
+// Untyped callers can pass `{ correlationId: 5 }`; the type promises strings to readers.
+const nonStringId = (metadata: Metadata): "correlationId" | "causationId" | undefined => {
+  const { correlationId, causationId } = metadata
+  if (correlationId !== undefined && typeof correlationId !== "string") return "correlationId"
+  if (causationId !== undefined && typeof causationId !== "string") return "causationId"
+  return undefined
+}
+
 const isExpectedVersion = (expected: unknown): expected is ExpectedVersion =>
   expected === "any" || expected === "noStream" || expected === "streamExists" ||
   (typeof expected === "number" && Number.isSafeInteger(expected) && expected >= 0)
@@ -70,6 +93,7 @@ export const prepareAppend = (
   const invalid = (reason: string) => new InvalidAppend({ streamId: String(streamId).slice(0, 100), reason })
   if (typeof streamId !== "string" || streamId.length === 0) return invalid("the stream id is empty")
   if (Buffer.byteLength(streamId) > maxShortString) return invalid(`the stream id is longer than ${maxShortString} bytes`)
+  if (!isWellFormed(streamId)) return invalid("the stream id is not well-formed UTF-16 (it holds a lone surrogate): use a valid Unicode string")
   if (!Array.isArray(events) || events.length === 0) return invalid("the batch is empty")
   if (!isExpectedVersion(expected)) return invalid(`${String(expected).slice(0, 100)} is not an expected version`)
   const ids = new Array<string>(events.length)
@@ -82,6 +106,7 @@ export const prepareAppend = (
     const eventId = event.eventId ?? randomUUID()
     if (typeof eventId !== "string" || eventId.length === 0) return invalid(`event ${index} has an empty event id`)
     if (Buffer.byteLength(eventId) > maxShortString) return invalid(`event ${index} has an event id longer than ${maxShortString} bytes`)
+    if (!isWellFormed(eventId)) return invalid(`event ${index} has an event id that is not well-formed UTF-16 (it holds a lone surrogate): use a valid Unicode string`)
     if (seen.has(eventId)) return invalid(`event id ${eventId.slice(0, 100)} appears twice in the batch`)
     seen.add(eventId)
     const schemaVersion = event.schemaVersion ?? 1
@@ -92,6 +117,8 @@ export const prepareAppend = (
     if (data instanceof NotJson) return invalid(data.message)
     const metadata = copyMetadata(event.metadata, `events[${index}].metadata`)
     if (metadata instanceof NotJson) return invalid(metadata.message)
+    const badId = nonStringId(metadata)
+    if (badId !== undefined) return invalid(`events[${index}].metadata.${badId} must be a string when present`)
     ids[index] = eventId
     hashes[index] = hashString(eventId)
     contents[index] = { type: event.type, schemaVersion, data, metadata }

@@ -9,6 +9,7 @@
  * @internal
  */
 import * as fs from "node:fs/promises"
+import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
 import { checkFrame, frameHeaderBytes } from "./frame.js"
 
@@ -87,9 +88,40 @@ const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | und
 }
 
 /**
+ * A window of a segment file in memory, refilled on demand. Each refill reads at least
+ * `chunkBytes`, so small records cost one read per chunk; a record larger than a chunk
+ * gets a window of its own size.
+ */
+class SegmentWindow {
+  private buffer = Buffer.allocUnsafe(chunkBytes)
+  private start = 0 // file offset of buffer[0]
+  private end = 0 // bytes of buffer holding file data
+
+  constructor(private readonly handle: FileHandle, readonly size: number) {}
+
+  /**
+   * Makes the bytes [offset, offset + bytes) — or up to the end of the file, if that is
+   * sooner — sit in the window; returns the buffer, where `offset` is, and how many
+   * bytes from there are the file's.
+   */
+  async cover(offset: number, bytes: number): Promise<{ readonly buffer: Buffer; readonly at: number; readonly available: number }> {
+    const want = Math.min(bytes, this.size - offset)
+    if (offset < this.start || offset + want > this.start + this.end) {
+      const read = Math.min(this.size - offset, Math.max(chunkBytes, want))
+      if (read > this.buffer.length) this.buffer = Buffer.allocUnsafe(read)
+      const { bytesRead } = await this.handle.read(this.buffer, 0, read, offset)
+      this.start = offset
+      this.end = bytesRead
+    }
+    return { buffer: this.buffer, at: offset - this.start, available: this.start + this.end - offset }
+  }
+}
+
+/**
  * Reads every segment in order in large chunks, checks every frame, and hands each good
- * record to `visit`. Only the last segment may end in a torn tail, and only when
- * `lastMayBeTorn` (false when scanning a sealed segment on its own).
+ * record to `visit`. Records of any size are read whole: the window is sized from the
+ * frame's length once its header is in. Only the last segment may end in a torn tail,
+ * and only when `lastMayBeTorn` (false when scanning a sealed segment on its own).
  *
  * @internal
  */
@@ -99,46 +131,41 @@ export const scanSegments = async (
   visit: RecordVisitor,
   lastMayBeTorn = true
 ): Promise<ScanOutcome> => {
-  let buffer = Buffer.allocUnsafe(chunkBytes)
   for (const [index, segment] of segments.entries()) {
     const isLast = lastMayBeTorn && index === segments.length - 1
     const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
     try {
-      const size = (await handle.stat()).size
-      let bufferStart = 0 // file offset of buffer[0]
-      let bufferEnd = 0 // bytes of buffer holding file data
-      let offset = 0
-      while (offset < size) {
-        let at = offset - bufferStart
-        // Refill so that the whole frame at `offset` is in the buffer, when the file has it.
-        const needHeader = at + frameHeaderBytes > bufferEnd
-        const bodyLength = needHeader ? 0 : buffer.readUInt32LE(at)
-        const needBody = !needHeader && at + frameHeaderBytes + bodyLength > bufferEnd &&
-          offset + frameHeaderBytes + bodyLength <= size
-        if ((needHeader && bufferStart + bufferEnd < size) || needBody) {
-          const want = Math.min(size - offset, Math.max(chunkBytes, frameHeaderBytes + bodyLength))
-          if (want > buffer.length) buffer = Buffer.allocUnsafe(want)
-          const { bytesRead } = await handle.read(buffer, 0, want, offset)
-          bufferStart = offset
-          bufferEnd = bytesRead
-          at = 0
-        }
-        const checked = checkFrame(buffer, at, bufferEnd)
-        if (typeof checked === "string") {
-          if (!isLast) return { _tag: "Corrupt", segment, offset, reason: `${checked} in a sealed segment` }
-          const rest = Buffer.allocUnsafe(size - offset)
-          await handle.read(rest, 0, rest.length, offset)
-          const good = goodFrameAfter(rest, 1, rest.length)
-          if (good === undefined) return { _tag: "TornTail", segment, offset, size }
-          return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }
-        }
-        const refused = visit(buffer, at + frameHeaderBytes, at + checked, segment, offset, checked)
-        if (refused !== undefined) return { _tag: "Corrupt", segment, offset, reason: refused }
-        offset += checked
-      }
+      const outcome = await scanSegment(handle, segment, visit, isLast)
+      if (outcome._tag !== "Complete") return outcome
     } finally {
       await handle.close()
     }
+  }
+  return { _tag: "Complete" }
+}
+
+const scanSegment = async (handle: FileHandle, segment: number, visit: RecordVisitor, mayBeTorn: boolean): Promise<ScanOutcome> => {
+  const size = (await handle.stat()).size
+  const window = new SegmentWindow(handle, size)
+  let offset = 0
+  while (offset < size) {
+    let view = await window.cover(offset, frameHeaderBytes)
+    if (view.available >= frameHeaderBytes) {
+      view = await window.cover(offset, frameHeaderBytes + view.buffer.readUInt32LE(view.at))
+    }
+    const { buffer, at, available } = view
+    const checked = checkFrame(buffer, at, at + available)
+    if (typeof checked === "string") {
+      if (!mayBeTorn) return { _tag: "Corrupt", segment, offset, reason: `${checked} in a sealed segment` }
+      const rest = Buffer.allocUnsafe(size - offset)
+      await handle.read(rest, 0, rest.length, offset)
+      const good = goodFrameAfter(rest, 1, rest.length)
+      if (good === undefined) return { _tag: "TornTail", segment, offset, size }
+      return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }
+    }
+    const refused = visit(buffer, at + frameHeaderBytes, at + checked, segment, offset, checked)
+    if (refused !== undefined) return { _tag: "Corrupt", segment, offset, reason: refused }
+    offset += checked
   }
   return { _tag: "Complete" }
 }
