@@ -100,7 +100,11 @@ export class SimulatedDisk {
   private operations = 0
   private crashed = false
 
-  constructor(private readonly storeDirectory: string, private readonly crashAt: number) {
+  /**
+   * The power goes at operation `crashAt`, or with `onSync`, at the first sync from there
+   * on (so a write is still waiting for it: the interesting moment).
+   */
+  constructor(private readonly storeDirectory: string, private readonly crashAt: number, private readonly onSync = false) {
     const parent = path.dirname(storeDirectory)
     this.directories.set(parent, { durable: new Map(), pending: [] })
     if (fs.existsSync(storeDirectory)) {
@@ -161,7 +165,7 @@ export class SimulatedDisk {
     discard: (result: A) => Promise<void> = async () => undefined
   ): Promise<A> {
     this.operations++
-    if (this.operations >= this.crashAt) this.crashed = true
+    if (this.operations >= this.crashAt && (!this.onSync || operation.startsWith("datasync"))) this.crashed = true
     if (this.crashed) throw new PowerLost(operation)
     before()
     const result = await run()
