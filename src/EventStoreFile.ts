@@ -18,10 +18,12 @@
  *   segment is checked when it is read and by `verify`. Event payloads stay on disk;
  *   reads go to disk in large chunks, scattered records with parallel reads.
  * - **Recovery.** A torn tail (an incomplete or bad last record with nothing good after
- *   it) is truncated on open and logged as a warning. Anything else bad — a bad record
- *   followed by a good one, or one in an older segment — fails the open with
- *   `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
- *   without opening it.
+ *   it, or with only records a power loss tore from it: a page of the bad record reads as
+ *   zeros, as a dropped unsynced page does, so nothing after it was ever synced) is
+ *   truncated on open and logged as a warning. Anything else bad — a bad record followed
+ *   by a good one, or one in an older segment — fails the open with `FileStoreCorrupt`
+ *   naming the segment and byte offset. `verify` checks a store without opening it. A
+ *   directory the open creates is synced into its parent before anything is written.
  * - **Lock.** One writer process per directory: the holder listens on a unix socket
  *   `LOCK.<pid>.<since>.<token>` in the directory, which the operating system closes when
  *   the process exits however it exits; a second opener (another process, or another
