@@ -15,7 +15,10 @@
  * Reservations run ahead of durability. Readers (`readStream`, `readAll`, `subscribe`,
  * `streamVersion`) see only records whose flush completed, so nothing unsynced is ever
  * visible. Expected-version checks see the reservations too, which is safe because
- * flushes complete in order and a failed write or sync is fatal.
+ * flushes complete in order and a failed write or sync is fatal. A conflict with an
+ * append still being written waits for that append's flush before it is reported, so
+ * its actual version is the one readers then see: a writer that re-reads the version
+ * after a conflict can succeed at once instead of spinning until the flush lands.
  *
  * @internal
  */
