@@ -38,6 +38,7 @@ import * as Subscription from "../subscription.js"
 import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
 import type { FileIo } from "./io.js"
+import { makeDirectoryDurably } from "./io.js"
 import { acquireLock } from "./lock.js"
 import type { LogIndex, StreamEntry } from "./logIndex.js"
 import { RecordReader, toStorageError } from "./reader.js"
@@ -78,7 +79,7 @@ const checkFilter = (filter: EventFilter | undefined): InvalidRead | undefined =
 const openParts = (options: StoreOptions) =>
   Effect.gen(function*() {
     const { directory, io } = options
-    yield* Effect.tryPromise({ try: () => io.makeDirectory(directory), catch: toStorageError(`creating ${directory}`) })
+    yield* Effect.tryPromise({ try: () => makeDirectoryDurably(io, directory), catch: toStorageError(`creating ${directory}`) })
     const lock = yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
       (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
