@@ -4,7 +4,8 @@
  * - **Format.** Segment files `segment-NNNNNNNN.log` of length- and CRC-framed records;
  *   one record holds one appended batch, so a batch is atomic on disk (see
  *   `internal/file/frame.ts` for the bytes). A new segment starts once the current one
- *   exceeds `segmentSize`; the directory is synced whenever a file is created.
+ *   exceeds `segmentSize`; the directory is synced whenever a file is created, and its
+ *   parent when opening creates the directory itself.
  * - **Durability.** An append is acknowledged only after its record was written and
  *   `datasync`ed. Concurrent appends share one `writev` + `datasync` (group commit).
  *   A failed write or sync is fatal: that append and every later one fail with
@@ -18,6 +19,7 @@
  *   segment is checked when it is read and by `verify`. Event payloads stay on disk;
  *   reads go to disk in large chunks, scattered records with parallel reads.
  * - **Recovery.** A torn tail (an incomplete or bad last record with nothing good after
+<<<<<<< HEAD
  *   it, or with only records a power loss tore from it: a page of the bad record reads as
  *   zeros, as a dropped unsynced page does, so nothing after it was ever synced) is
  *   truncated on open and logged as a warning. Anything else bad — a bad record followed
@@ -33,6 +35,16 @@
  *   must be on a file system that holds unix sockets (local ones; not every network
  *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
  *   releases the lock.
+=======
+ *   it) is truncated on open, logged as a warning and reported to `onOpen`. Anything else bad — a bad record
+ *   followed by a good one, or one in an older segment — fails the open with
+ *   `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
+ *   without opening it.
+ * - **Lock.** One writer process per directory: a `LOCK` file holding the pid, created
+ *   atomically; a second opener gets `FileStoreLocked`; a lock left by a dead process is
+ *   reclaimed. Closing the layer's scope waits for the flush in flight, closes the files
+ *   and releases the lock.
+>>>>>>> w/file
  *
  * @since 0.1.0
  */
@@ -67,6 +79,9 @@ export {
  *   small records, measured).
  * - `sync`: `"durable"` (default) acknowledges an append after `datasync`; `"none"`
  *   skips the sync — appends then survive a process crash but not a power loss.
+ * - `onOpen`: called once the store is open, before the layer is built, with what
+ *   opening found and repaired (`FileStoreOpenReport`): the torn tail it cut, the index
+ *   files it rebuilt. Use it to alert on or record a repair; it is also logged.
  *
  * @since 0.1.0
  */
@@ -74,10 +89,20 @@ export interface FileStoreOptions {
   readonly directory: string
   readonly segmentSize?: number
   readonly sync?: "durable" | "none"
+  readonly onOpen?: (report: FileStoreOpenReport) => void
 }
 
 /**
- * What opening a store found: the torn tail it cut, the indexes it rebuilt.
+ * What opening a store found and did.
+ *
+ * - `segments`, `records`, `events`: the size of the log as opened.
+ * - `truncated`: the torn tail cut from the last segment (its segment file, the byte
+ *   offset it was cut at, and how many bytes were cut), or `undefined`. Only a record
+ *   never acknowledged can be in a torn tail.
+ * - `rebuiltIndexes`: the `.idx` files rewritten from a scan of their segment because
+ *   they were missing, torn or did not match it.
+ * - `indexWriteFailure`: why rewriting them failed (a full disk, say), or `undefined`;
+ *   the store works without them and the next open scans those segments again.
  *
  * @since 0.1.0
  */

@@ -22,11 +22,10 @@
  * of the memory each event keeps alive, and so of the garbage collector's work), so such a
  * setter call would change all of them.
  *
- * Idempotency: when some of a batch's ids are already recorded, they decide the outcome.
- * If the batch is exactly a run of this stream (same ids in the same order, same types)
- * starting where the expected version says (`any`: anywhere), the append succeeds with
- * the run's result and records nothing. Anything else is `EventIdConflict`. Data is not
- * compared. Malformed input is `InvalidAppend` whatever else is wrong.
+ * Validation, idempotency and expected versions are the shared contract's
+ * (`internal/contract.ts`), checked in the same order as on every other layer: malformed
+ * input first, then recorded event ids (a faithful retry succeeds with its original
+ * result, anything else is `EventIdConflict`), then the expected version.
  *
  * Back-pressure: a subscription is pull-based over the log. A subscriber holds only its
  * checkpoint; when it has caught up it waits for a wake-up signal that the next append
@@ -41,18 +40,12 @@
  */
 import { Array as Arr, Cause, Deferred, Effect, Layer, Stream } from "effect"
 import type { Pull } from "effect"
-import {
-  EventIdConflict,
-  EventStore,
-  InvalidAppend,
-  InvalidRead,
-  WrongExpectedVersion
-} from "./EventStore.js"
+import { EventStore, InvalidAppend } from "./EventStore.js"
 import type {
   AppendError,
   AppendResult,
   EventFilter,
-  ExpectedVersion,
+  InvalidRead,
   NewEvent,
   Position,
   ReadAllOptions,
@@ -60,7 +53,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "./EventStore.js"
-import { copyJson, copyMetadata, emptyMetadata, NotJson } from "./internal/json.js"
+import * as Contract from "./internal/contract.js"
 import * as Subscription from "./internal/subscription.js"
 
 // How many events one chunk of a read carries: large enough that per-chunk overhead
@@ -130,124 +123,10 @@ const streamLength = (stream: StreamEvents | undefined): number =>
 const streamArray = (stream: StreamEvents | undefined): ReadonlyArray<RecordedEvent> =>
   stream === undefined ? [] : Array.isArray(stream) ? stream : [stream]
 
-// ---------------------------------------------------------------------------
-// Validation
-// ---------------------------------------------------------------------------
-
-const isCount = (value: unknown): value is number =>
-  typeof value === "number" && Number.isSafeInteger(value) && value >= 0
-
-const isExpectedVersion = (value: unknown): value is ExpectedVersion =>
-  value === "any" || value === "noStream" || value === "streamExists" || isCount(value)
-
-const describeExpected = (value: unknown): string =>
-  typeof value === "number" ? String(value) : typeof value === "string" ? JSON.stringify(value) : typeof value
-
-const invalid = (streamId: string, reason: string) => Effect.fail(new InvalidAppend({ streamId, reason }))
-
-// Why the batch's events are malformed, ignoring their data and metadata, or undefined.
-// Cheap enough to run before the expected version is checked.
-const malformedShape = (events: ReadonlyArray<NewEvent>): string | undefined => {
-  for (let index = 0; index < events.length; index++) {
-    const event = events[index]
-    if (typeof event !== "object" || event === null) return `event ${index} is not an object`
-    const { type, eventId, schemaVersion } = event
-    if (typeof type !== "string" || type.length === 0) return `event ${index}: type must be a non-empty string`
-    if (eventId !== undefined && (typeof eventId !== "string" || eventId.length === 0)) {
-      return `event ${index}: eventId must be a non-empty string when given`
-    }
-    if (schemaVersion !== undefined && !(isCount(schemaVersion) && schemaVersion >= 1)) {
-      return `event ${index}: schemaVersion must be a positive integer, got ${String(schemaVersion)}`
-    }
-  }
-  if (events.length > 1) {
-    const seen = new Set<string>()
-    for (const { eventId } of events) {
-      if (eventId === undefined) continue
-      if (seen.has(eventId)) return `event id ${eventId} appears twice in the batch`
-      seen.add(eventId)
-    }
-  }
-  return undefined
-}
-
-// Why some event's data or metadata is not JSON, or undefined. The append copies them
-// anyway when it records the batch; this is for an append refused before that point, so
-// that malformed input is reported as such whatever else is wrong.
-const malformedJson = (events: ReadonlyArray<NewEvent>): string | undefined => {
-  for (let index = 0; index < events.length; index++) {
-    const event = events[index]
-    const data = copyJson(event?.data, "data")
-    if (data instanceof NotJson) return `event ${index}: ${data.message}`
-    const metadata = copyMetadata(event?.metadata)
-    if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
-  }
-  return undefined
-}
-
-// A refusal for a well-formed batch; a malformed one is refused as malformed instead.
-const refuse = (
-  streamId: string,
-  events: ReadonlyArray<NewEvent>,
-  error: WrongExpectedVersion | EventIdConflict
-): Effect.Effect<never, AppendError> => {
-  const malformed = malformedJson(events)
-  return malformed === undefined ? Effect.fail(error) : invalid(streamId, malformed)
-}
-
-const expectationHolds = (expected: ExpectedVersion, current: number): boolean =>
-  expected === "any" ||
-  (expected === "noStream" ? current === 0 : expected === "streamExists" ? current > 0 : current === expected)
-
-// Where an idempotent retry's events must already sit for the expected version to have
-// held when they were first appended.
-const retryStartsAt = (expected: ExpectedVersion, firstVersion: number): boolean =>
-  expected === "any" ||
-  (expected === "noStream"
-    ? firstVersion === 1
-    : expected === "streamExists"
-    ? firstVersion > 1
-    : firstVersion === expected + 1)
-
-const validateFilter = (filter: EventFilter | undefined): string | undefined => {
-  if (filter === undefined) return undefined
-  const { categories, types } = filter
-  if (categories !== undefined && !(Array.isArray(categories) && categories.every((c) => typeof c === "string"))) {
-    return "filter.categories must be an array of strings"
-  }
-  if (types !== undefined && !(Array.isArray(types) && types.every((t) => typeof t === "string"))) {
-    return "filter.types must be an array of strings"
-  }
-  return undefined
-}
-
-const validateCheckpoint = (from: unknown): string | undefined =>
-  from === undefined || isCount(from) ? undefined : `from must be a non-negative integer position, got ${String(from)}`
-
-const validateLimit = (limit: unknown): string | undefined =>
-  limit === undefined || (isCount(limit) && limit >= 1) ? undefined : `limit must be a positive integer, got ${String(limit)}`
-
-/** A predicate over recorded events, or `undefined` when everything matches. */
-const matcher = (filter: EventFilter | undefined): ((event: RecordedEvent) => boolean) | undefined => {
-  const categories = filter?.categories !== undefined && filter.categories.length > 0
-    ? filter.categories
-    : undefined
-  const types = filter?.types !== undefined && filter.types.length > 0 ? new Set(filter.types) : undefined
-  if (categories === undefined && types === undefined) return undefined
-  // Comparing prefixes in place avoids allocating each event's category string.
-  const inCategory = categories === undefined ? undefined : (streamId: string): boolean => {
-    for (const category of categories) {
-      if (!streamId.startsWith(category)) continue
-      if (streamId.length === category.length) {
-        if (!category.includes("-")) return true
-      } else if (streamId.charCodeAt(category.length) === 45 && !category.includes("-")) {
-        return true
-      }
-    }
-    return false
-  }
-  return (event) =>
-    (types === undefined || types.has(event.type)) && (inCategory === undefined || inCategory(event.streamId))
+// Reads see records through the contract's matcher, which looks at stream id and type.
+const eventMatcher = (filter: EventFilter | undefined): ((event: RecordedEvent) => boolean) | undefined => {
+  const matches = Contract.matcher(filter)
+  return matches === undefined ? undefined : (event) => matches(event.streamId, event.type)
 }
 
 // ---------------------------------------------------------------------------
@@ -302,113 +181,65 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     return event !== undefined && event.eventId === eventId ? event : undefined
   }
 
-  // The outcome when some of the batch's ids are already recorded: the original result
-  // for a faithful retry, a conflict otherwise. `undefined` when none is recorded.
-  const retry = (
-    streamId: string,
-    events: ReadonlyArray<NewEvent>,
-    expected: ExpectedVersion
-  ): Effect.Effect<AppendResult, AppendError> | undefined => {
-    let recorded: Array<string> | undefined
-    let first: RecordedEvent | undefined
-    for (const { eventId } of events) {
-      if (eventId === undefined) continue
-      const found = recordedById(eventId)
-      if (found === undefined) continue
-      first ??= found
-      ;(recorded ??= []).push(eventId)
-    }
-    if (recorded === undefined || first === undefined) return undefined
-    const conflict = new EventIdConflict({ streamId, eventIds: recorded })
-    const stream = streams.get(streamId)
-    const streamEvents = streamArray(stream)
-    if (
-      recorded.length !== events.length || stream === undefined || first.streamId !== streamId ||
-      !retryStartsAt(expected, first.version)
-    ) return refuse(streamId, events, conflict)
-    let last = first
-    for (let index = 0; index < events.length; index++) {
-      const event = streamEvents[first.version - 1 + index]
-      const retried = events[index]
-      if (event === undefined || retried === undefined || event.eventId !== retried.eventId || event.type !== retried.type) {
-        return refuse(streamId, events, conflict)
-      }
-      last = event
-    }
-    const malformed = malformedJson(events)
-    if (malformed !== undefined) return invalid(streamId, malformed)
-    return Effect.succeed({ streamId, nextExpectedVersion: last.version, position: last.position })
+  // The outcome when some of the batch's ids are already recorded, or `undefined` when
+  // none is.
+  const retry = (batch: Contract.PreparedAppend): AppendResult | AppendError | undefined => {
+    if (!batch.chosenIds) return undefined
+    let found = false
+    const recorded = batch.events.map(({ eventId }) => {
+      const event = eventId === undefined ? undefined : recordedById(eventId)
+      if (event !== undefined) found = true
+      return event
+    })
+    return found ? Contract.judgeRetry(batch, recorded) : undefined
   }
 
-  // The recorded form of one event, or why its data or metadata is not JSON. Without a
-  // chosen or generated id, it gets a random one.
   const record = (
     streamId: string,
-    event: NewEvent,
-    index: number,
+    event: Contract.PreparedEvent,
     generatedId: string | undefined,
     version: number,
     position: Position,
     recordedAt: Date
-  ): RecordedEvent | string => {
-    const data = copyJson(event.data, "data")
-    if (data instanceof NotJson) return `event ${index}: ${data.message}`
-    const metadata = event.metadata === undefined ? emptyMetadata : copyMetadata(event.metadata)
-    if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
-    return Object.freeze<RecordedEvent>({
+  ): RecordedEvent =>
+    Object.freeze<RecordedEvent>({
       eventId: event.eventId ?? generatedId ?? globalThis.crypto.randomUUID(),
       streamId,
       type: event.type,
-      data,
-      metadata,
+      data: event.data,
+      metadata: event.metadata,
       version,
       position,
-      schemaVersion: event.schemaVersion ?? 1,
+      schemaVersion: event.schemaVersion,
       recordedAt
     })
-  }
 
   const appendAt = (
-    streamId: string,
-    events: ReadonlyArray<NewEvent>,
-    expected: ExpectedVersion,
+    streamIdInput: string,
+    eventsInput: ReadonlyArray<NewEvent>,
+    expectedInput: unknown,
     now: number
-  ): Effect.Effect<AppendResult, AppendError> => {
-    if (typeof streamId !== "string" || streamId.length === 0) {
-      return invalid(String(streamId), "the stream id must be a non-empty string")
-    }
-    if (!Array.isArray(events) || events.length === 0) return invalid(streamId, "the batch must not be empty")
-    if (!isExpectedVersion(expected)) {
-      return invalid(
-        streamId,
-        `expected version must be "any", "noStream", "streamExists" or a non-negative integer, got ${
-          describeExpected(expected)
-        }`
-      )
-    }
-    const malformed = malformedShape(events)
-    if (malformed !== undefined) return invalid(streamId, malformed)
-
-    const idempotent = retry(streamId, events, expected)
+  ): AppendResult | AppendError => {
+    const batch = Contract.prepareAppend(streamIdInput, eventsInput, expectedInput)
+    if (batch instanceof InvalidAppend) return batch
+    const idempotent = retry(batch)
     if (idempotent !== undefined) return idempotent
 
+    const { streamId, events } = batch
     const stream = streams.get(streamId)
     const current = streamLength(stream)
-    if (!expectationHolds(expected, current)) {
-      return refuse(streamId, events, new WrongExpectedVersion({ streamId, expected, actual: current }))
-    }
+    const wrong = Contract.checkExpected(streamId, batch.expected, current)
+    if (wrong !== undefined) return wrong
 
-    // Copy everything before recording anything: a batch is visible whole or not at all.
     const count = events.length
     const base = log.length
     const recordedAt = dateAt(now)
     if (count === 1) {
       // The common case, without the batch's scratch array.
       const event = events[0]
-      if (event === undefined) return invalid(streamId, "event 0 is missing")
+      if (event === undefined) return new InvalidAppend({ streamId, reason: "the batch is empty" })
       const generated = event.eventId === undefined ? generateId(base + 1) : undefined
-      const recorded = record(streamId, event, 0, generated, current + 1, base + 1, recordedAt)
-      if (typeof recorded === "string") return invalid(streamId, recorded)
+      const recorded = record(streamId, event, generated, current + 1, base + 1, recordedAt)
       log.push(recorded)
       if (stream === undefined) streams.add(streamId, recorded)
       else if (Array.isArray(stream)) stream.push(recorded)
@@ -421,15 +252,13 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
       let indexed: Array<number> | undefined
       // A chosen id shaped like a generated one might be the very id a later event of this
       // batch would get, before it is in the index: such a batch gets random ids instead.
-      const forged = events.some((event) => event.eventId !== undefined && event.eventId.startsWith(idPrefix))
+      const forged = batch.chosenIds && events.some((event) => event.eventId !== undefined && event.eventId.startsWith(idPrefix))
       for (let index = 0; index < count; index++) {
         const event = events[index]
-        if (event === undefined) return invalid(streamId, `event ${index} is missing`)
+        if (event === undefined) continue
         const position = base + index + 1
         const generated = event.eventId === undefined && !forged ? generateId(position) : undefined
-        const each = record(streamId, event, index, generated, current + index + 1, position, recordedAt)
-        if (typeof each === "string") return invalid(streamId, each)
-        recorded[index] = each
+        recorded[index] = record(streamId, event, generated, current + index + 1, position, recordedAt)
         if (generated === undefined) (indexed ??= []).push(index)
       }
       // A stream of one event becomes an array here.
@@ -455,31 +284,26 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
       wakeUp = undefined
       Deferred.doneUnsafe(waiting, Effect.void)
     }
-    return Effect.succeed({ streamId, nextExpectedVersion: current + count, position: base + count })
+    return { streamId, nextExpectedVersion: current + count, position: base + count }
   }
 
   const append = (
     streamId: string,
     events: ReadonlyArray<NewEvent>,
-    expected: ExpectedVersion = "any"
+    expected: unknown = "any"
   ): Effect.Effect<AppendResult, AppendError> =>
-    Effect.clockWith((clock) => appendAt(streamId, events, expected, clock.currentTimeMillisUnsafe()))
+    Effect.clockWith((clock) => {
+      const outcome = appendAt(streamId, events, expected, clock.currentTimeMillisUnsafe())
+      return "_tag" in outcome ? Effect.fail(outcome) : Effect.succeed(outcome)
+    })
 
   const readStream = (
     streamId: string,
     options: ReadStreamOptions = {}
   ): Stream.Stream<RecordedEvent, InvalidRead> => {
+    const problem = Contract.checkReadStream(streamId, options)
+    if (problem !== undefined) return Stream.fail(problem)
     const { direction = "forward", from, to, limit } = options
-    const problem = typeof streamId !== "string" || streamId.length === 0
-      ? "the stream id must be a non-empty string"
-      : direction !== "forward" && direction !== "backward"
-      ? `direction must be "forward" or "backward", got ${String(direction)}`
-      : from !== undefined && !isCount(from)
-      ? `from must be a non-negative integer version, got ${String(from)}`
-      : to !== undefined && !isCount(to)
-      ? `to must be a non-negative integer version, got ${String(to)}`
-      : validateLimit(limit)
-    if (problem !== undefined) return Stream.fail(new InvalidRead({ reason: problem }))
 
     return Stream.fromPull(Effect.sync(() => {
       const events = streamArray(streams.get(streamId))
@@ -532,10 +356,10 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
   }
 
   const readAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, InvalidRead> => {
+    const problem = Contract.checkReadAll(options)
+    if (problem !== undefined) return Stream.fail(problem)
     const { from = 0, filter, limit } = options
-    const problem = validateCheckpoint(from) ?? validateFilter(filter) ?? validateLimit(limit)
-    if (problem !== undefined) return Stream.fail(new InvalidRead({ reason: problem }))
-    const matches = matcher(filter)
+    const matches = eventMatcher(filter)
     return Stream.fromPull(Effect.sync(() => {
       // The read sees the log as it was when the read started.
       const until = log.length
@@ -560,10 +384,10 @@ export const make: Effect.Effect<EventStore["Service"]> = Effect.sync(() => {
     })
 
   const subscribe = (options: SubscribeOptions = {}): Stream.Stream<RecordedEvent, InvalidRead> => {
+    const problem = Contract.checkSubscribe(options)
+    if (problem !== undefined) return Stream.fail(problem)
     const { from = 0, filter } = options
-    const problem = validateCheckpoint(from) ?? validateFilter(filter)
-    if (problem !== undefined) return Stream.fail(new InvalidRead({ reason: problem }))
-    const matches = matcher(filter)
+    const matches = eventMatcher(filter)
     return Subscription.subscribe(from, {
       readPage: (after) =>
         Effect.sync(() => readPage(after, log.length, matches, Number.POSITIVE_INFINITY)),

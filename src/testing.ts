@@ -4,9 +4,11 @@
  * - `DeciderSpec`: given / when / then specifications with readable failures.
  * - `DeciderLaws`: fast-check laws (replay determinism, purity, terminal states).
  * - `CodecLaws`: fast-check laws for event codecs and their upcasters.
+ * - `StoreConformance`: the event store contract as a suite, for any `EventStore` layer.
  *
  * @since 0.1.0
  */
 export * as CodecLaws from "./testing/CodecLaws.js"
 export * as DeciderLaws from "./testing/DeciderLaws.js"
 export * as DeciderSpec from "./testing/DeciderSpec.js"
+export * as StoreConformance from "./testing/StoreConformance.js"

@@ -45,18 +45,27 @@ export const makeAppend = (
     const lastPosition = firstPosition + prepared.ids.length - 1
     const group = writer.enqueue(record, frame, { ids: prepared.ids, contents: prepared.contents }, lastPosition)
     const result: AppendResult = { streamId: prepared.streamId, nextExpectedVersion: table.lastVersion(record), position: lastPosition }
-    return awaitGroup(group, result)
+    return Effect.as(settled(group), result)
   }
 
-  const awaitGroup = (group: Group, result: AppendResult): Effect.Effect<AppendResult, StorageError> =>
-    Effect.callback<AppendResult, StorageError>((resume) => {
-      writer.onSettled(group, (failed) => resume(failed === undefined ? Effect.succeed(result) : Effect.fail(failed)))
+  const settled = (group: Group): Effect.Effect<void, StorageError> =>
+    Effect.callback<void, StorageError>((resume) => {
+      writer.onSettled(group, (failed) => resume(failed === undefined ? Effect.void : Effect.fail(failed)))
     })
 
-  const awaitDurable = (result: AppendResult): Effect.Effect<AppendResult, StorageError> => {
-    const group = writer.groupHolding(result.position)
-    if (group !== undefined) return awaitGroup(group, result)
-    return writer.failure !== undefined && writer.durablePosition < result.position ? Effect.fail(writer.failure) : Effect.succeed(result)
+  // Resolves once `position` is durable; fails if the write making it durable failed.
+  const awaitPosition = (position: number): Effect.Effect<void, StorageError> => {
+    const group = writer.groupHolding(position)
+    if (group !== undefined) return settled(group)
+    return writer.failure !== undefined && writer.durablePosition < position ? Effect.fail(writer.failure) : Effect.void
+  }
+
+  // The last position of the stream's newest record when that record is still being
+  // written: a conflict then waits for it, so that the actual version it reports is the
+  // one `streamVersion` and `readStream` show.
+  const pendingPosition = (streamId: string): number | undefined => {
+    const record = streams.get(streamId)?.records.at(-1)
+    return record === undefined || record < writer.durableRecords ? undefined : table.lastPosition(record)
   }
 
   const fetchRecords = (records: ReadonlyArray<number>, known: Map<number, KnownRecord>) =>
@@ -75,7 +84,12 @@ export const makeAppend = (
         }
         return reserve(prepared, now)
       case "Recorded":
-        return awaitDurable(decision.result)
+        return Effect.as(awaitPosition(decision.result.position), decision.result)
+      case "WrongExpectedVersion": {
+        const pending = pendingPosition(prepared.streamId)
+        if (pending === undefined) return Effect.fail(decision)
+        return Effect.flatMap(awaitPosition(pending), () => attempt(prepared, known, now))
+      }
       default:
         return Effect.fail(decision)
     }

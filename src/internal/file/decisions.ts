@@ -135,9 +135,23 @@ export const satisfies = (expected: ExpectedVersion, current: number): boolean =
   expected === "any" ||
   (expected === "noStream" ? current === 0 : expected === "streamExists" ? current > 0 : expected === current)
 
-// A retry matches when the ids and types sit in the same order at the same place, as in
-// the memory layer (the model every layer is tested against); data is not compared.
-const sameContents = (a: EventContents, b: EventContents): boolean => a.type === b.type
+// Equal as JSON values: object keys in any order (a store may reorder them).
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
+    return a.every((item, at) => sameJson(item, b[at]))
+  }
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  return keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && sameJson(Reflect.get(a, key), Reflect.get(b, key)))
+}
+
+// A retry is the same event only if everything the caller gave is the same: an id
+// reused for other content is a conflict, never a silent success.
+const sameContents = (a: EventContents, b: EventContents): boolean =>
+  a.type === b.type && a.schemaVersion === b.schemaVersion && sameJson(a.data, b.data) && sameJson(a.metadata, b.metadata)
 
 /**
  * Decides `prepared` against the index. `contentsOf` gives the ids and contents of a

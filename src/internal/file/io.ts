@@ -12,6 +12,7 @@
  */
 import * as fs from "node:fs/promises"
 import type { FileHandle } from "node:fs/promises"
+import * as path from "node:path"
 
 /**
  * How a file is opened: `"r"` to read, `"r+"` to write an existing file, `"wx"` to create
@@ -81,5 +82,22 @@ export const writeFully = async (
     const head = rest[0]
     if (head !== undefined && skip > 0) rest[0] = head.subarray(skip)
     pending = rest
+  }
+}
+
+/**
+ * Creates `directory` and its missing parents, then syncs the parent of each directory
+ * created, so that the new entries survive a power loss.
+ *
+ * @internal
+ */
+export const makeDirectoryDurably = async (io: FileIo, directory: string): Promise<void> => {
+  const first = await io.makeDirectory(directory)
+  if (first === undefined) return
+  const target = path.resolve(directory)
+  // From the innermost created directory's parent up to the first created one's parent.
+  for (let created = target; ; created = path.dirname(created)) {
+    await io.syncDirectory(path.dirname(created))
+    if (created === path.resolve(first) || path.dirname(created) === created) return
   }
 }

@@ -17,7 +17,7 @@ const defaultSegmentSize = 16 * 1024 * 1024
 export const layerWithIo = (
   options: FileStoreOptions,
   io: FileIo,
-  onOpen: (report: OpenReport) => void = () => undefined
+  onOpen: (report: OpenReport) => void = options.onOpen ?? (() => undefined)
 ): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> =>
   Layer.effect(
     EventStore,

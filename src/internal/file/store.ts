@@ -15,11 +15,13 @@
  * Reservations run ahead of durability. Readers (`readStream`, `readAll`, `subscribe`,
  * `streamVersion`) see only records whose flush completed, so nothing unsynced is ever
  * visible. Expected-version checks see the reservations too, which is safe because
- * flushes complete in order and a failed write or sync is fatal.
+ * flushes complete in order and a failed write or sync is fatal. A conflict with an
+ * append still being written waits for that append's flush before it is reported, so
+ * its actual version is the one readers then see: a writer that re-reads the version
+ * after a conflict can succeed at once instead of spinning until the flush lands.
  *
  * @internal
  */
-import * as path from "node:path"
 import { Effect, Stream } from "effect"
 import type { Scope } from "effect"
 import { EventStore, InvalidRead, StorageError } from "../../EventStore.js"
@@ -36,6 +38,7 @@ import * as Subscription from "../subscription.js"
 import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
 import type { FileIo } from "./io.js"
+import { makeDirectoryDurably } from "./io.js"
 import { acquireLock } from "./lock.js"
 import type { LogIndex, StreamEntry } from "./logIndex.js"
 import { RecordReader, toStorageError } from "./reader.js"
@@ -72,25 +75,11 @@ const checkFilter = (filter: EventFilter | undefined): InvalidRead | undefined =
   return undefined
 }
 
-/**
- * Creates the store's directory if it is missing, durably: a new directory's entry is
- * lost in a power loss until the directory holding it is synced, and with it the whole
- * log, acknowledged appends included.
- */
-const createDirectory = async (io: FileIo, directory: string): Promise<void> => {
-  const created = await io.makeDirectory(directory)
-  if (created === undefined) return
-  for (let parent = path.dirname(directory);; parent = path.dirname(parent)) {
-    await io.syncDirectory(parent)
-    if (parent === path.dirname(created)) return
-  }
-}
-
 /** Takes the lock, recovers the log and opens the writer and the reader, in the scope. */
 const openParts = (options: StoreOptions) =>
   Effect.gen(function*() {
     const { directory, io } = options
-    yield* Effect.tryPromise({ try: () => createDirectory(io, directory), catch: toStorageError(`creating ${directory}`) })
+    yield* Effect.tryPromise({ try: () => makeDirectoryDurably(io, directory), catch: toStorageError(`creating ${directory}`) })
     const lock = yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
       (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
