@@ -77,9 +77,12 @@ describe("file store lock", () => {
         const output = await waitForOutput(parent, "ready")
         const holderPid = Number(/holder (\d+)/.exec(output)?.[1])
         process.kill(holderPid, "SIGKILL")
-        await expect.poll(() => processState(holderPid)).toMatch(/^Z/)
+        // A zombie leader's other threads may still be exiting, holding its files: wait
+        // until only the zombie is left.
+        await expect.poll(() => processState(holderPid), { timeout: 10_000 }).toBe("zombie")
         const exit = await openAndAppend(directory)
         expect(Exit.isSuccess(exit)).toBe(true)
+        expect(processState(holderPid)).toBe("zombie")
       } finally {
         parent.kill("SIGKILL")
         await waitForExit(parent)
@@ -184,9 +187,11 @@ describe("file store lock", () => {
   })
 })
 
-const processState = (pid: number): string => {
+const processState = (pid: number): "zombie" | "exiting" | "running" | "gone" => {
   try {
-    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")
+    const state = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").charAt(0)
+    if (state !== "Z") return "running"
+    return fs.readdirSync(`/proc/${pid}/task`).length <= 1 ? "zombie" : "exiting"
   } catch {
     return "gone"
   }
