@@ -78,17 +78,25 @@ const makeAddresser = async (directory: string): Promise<{ readonly address: Add
   return { address: (name) => `/proc/self/fd/${handle.fd}/${name}`, close: () => handle.close() }
 }
 
-/** Whether something listens at `address`. Anything but a clear "nobody" counts as alive. */
+const nobodyListens = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK"])
+// Failures of this process, not answers about the holder: they fail the open.
+const cannotAsk = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"])
+
+/**
+ * Whether something listens at `address`. Any answer but a clear "nobody" (a full
+ * backlog, a socket we may not connect to) counts as alive.
+ */
 const isListening = (address: string): Promise<boolean> =>
-  new Promise((resolve) => {
+  new Promise((resolve, reject) => {
     const socket = net.connect({ path: address })
     socket.once("connect", () => {
       socket.destroy()
       resolve(true)
     })
     socket.once("error", (error) => {
-      const code = errorCode(error)
-      resolve(!(code === "ECONNREFUSED" || code === "ENOENT" || code === "ENOTSOCK"))
+      const code = String(errorCode(error))
+      if (cannotAsk.has(code)) reject(error)
+      else resolve(!nobodyListens.has(code))
     })
   })
 
@@ -184,7 +192,11 @@ export const acquireLock = async (directory: string): Promise<LockResult> => {
       } else {
         const claim = await publish(directory, address)
         if (claim !== undefined) {
-          const rival = await sweep(directory, address, claim.name)
+          // A claim left listening by a failed open would lock this process out for good.
+          const rival = await sweep(directory, address, claim.name).catch(async (error: unknown) => {
+            await claim.withdraw()
+            throw error
+          })
           if (rival === undefined) return { _tag: "Acquired", release: claim.withdraw }
           await claim.withdraw()
           if (round >= maxRounds) return { _tag: "Held", holder: rival.holder }
