@@ -24,7 +24,8 @@
  * Limits: the directory must be on a file system that can hold unix sockets (local
  * ones; not every network or FUSE mount), and on macOS a claim's path must fit in a
  * socket address (104 bytes), so the directory's path must stay under about 70 bytes.
- * On Linux a longer path is reached through the directory's descriptor.
+ * On Linux a longer path is reached through the directory's descriptor. (Node's
+ * `listen` would silently cut a long path short and bind somewhere else.)
  *
  * @internal
  */
@@ -60,23 +61,27 @@ const errorCode = (error: unknown): unknown => error instanceof Error ? Reflect.
 // 104 bytes on macOS, 108 on Linux, including the terminating NUL.
 const maxSocketPath = 103
 
-/** Turns an entry name of the directory into a path short enough for a socket address. */
-type Addresser = (name: string) => string
-
-const makeAddresser = async (directory: string): Promise<{ readonly address: Addresser; readonly close: () => Promise<void> }> => {
-  const longestName = "LOCK.4294967295.zzzzzzzzz.zzzzzzzzzzzz.tmp"
-  if (Buffer.byteLength(path.join(directory, longestName)) <= maxSocketPath) {
-    return { address: (name) => path.join(directory, name), close: async () => undefined }
+/**
+ * Turns an entry name of the directory into a path short enough for a socket address:
+ * the plain path if it fits; on Linux, otherwise, the path through the directory's
+ * descriptor; elsewhere `undefined` (no socket of ours can have such a name).
+ */
+const makeAddresser = (directory: string) => {
+  let directoryHandle: Promise<fs.FileHandle> | undefined = undefined
+  const address = async (name: string): Promise<string | undefined> => {
+    const direct = path.join(directory, name)
+    if (Buffer.byteLength(direct) <= maxSocketPath) return direct
+    if (process.platform !== "linux") return undefined
+    directoryHandle ??= fs.open(directory, "r")
+    return `/proc/self/fd/${(await directoryHandle).fd}/${name}`
   }
-  if (process.platform !== "linux") {
-    throw new Error(
-      `the store directory's path is ${Buffer.byteLength(directory)} bytes, too long for its lock socket ` +
-        `(at most ${maxSocketPath - longestName.length - 1} on this platform): use a shorter path`
-    )
+  const close = async (): Promise<void> => {
+    await (await directoryHandle?.catch(() => undefined))?.close()
   }
-  const handle = await fs.open(directory, "r")
-  return { address: (name) => `/proc/self/fd/${handle.fd}/${name}`, close: () => handle.close() }
+  return { address, close }
 }
+
+type Addresser = (name: string) => Promise<string | undefined>
 
 const nobodyListens = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK"])
 // Failures of this process, not answers about the holder: they fail the open.
@@ -108,7 +113,8 @@ const sweep = async (directory: string, address: Addresser, own?: string): Promi
   let sighting: Sighting | undefined = undefined
   for (const name of (await fs.readdir(directory)).filter(isLockEntry)) {
     if (name === own) continue
-    if (await isListening(address(name))) {
+    const at = await address(name)
+    if (at !== undefined && await isListening(at)) {
       const holder = name.endsWith(".tmp") ? undefined : holderOf(name)
       if (holder !== undefined) sighting ??= { name, holder }
       continue
@@ -143,9 +149,16 @@ const listen = (address: string): Promise<net.Server> =>
 
 /** Listens under a private name, then renames it to the claim; `undefined` if a sweeper removed it first. */
 const publish = async (directory: string, address: Addresser): Promise<Claim | undefined> => {
-  const name = `LOCK.${process.pid}.${Date.now().toString(36)}.${randomBytes(6).toString("hex")}`
+  const name = `LOCK.${process.pid}.${Date.now().toString(36)}.${randomBytes(4).toString("hex")}`
   const temporary = `${name}.tmp`
-  const server = await listen(address(temporary)).catch(async (error: unknown) => {
+  const at = await address(temporary)
+  if (at === undefined) {
+    throw new Error(
+      `the path of the store directory ${directory} is too long for its lock socket: ` +
+        `a socket address holds ${maxSocketPath} bytes on this platform, keep the directory's path under ${maxSocketPath - temporary.length - 1}`
+    )
+  }
+  const server = await listen(at).catch(async (error: unknown) => {
     // `bind` may have created the file before `listen` failed.
     await fs.unlink(path.join(directory, temporary)).catch(() => undefined)
     throw error
@@ -180,7 +193,7 @@ const settledSightings = 3
  * @internal
  */
 export const acquireLock = async (directory: string): Promise<LockResult> => {
-  const { address, close } = await makeAddresser(directory)
+  const { address, close } = makeAddresser(directory)
   try {
     let collided = false
     let seen = { name: "", times: 0 }
