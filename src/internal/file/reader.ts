@@ -49,8 +49,8 @@ export interface Chunk {
 
 /**
  * Which events of the records read are delivered: positions after `afterPosition`,
- * versions within [`lowVersion`, `highVersion`], types in `types` (all when undefined).
- * Plain numbers rather than a predicate so the decode loop tests them before it builds
+ * versions within [`lowVersion`, `highVersion`], and those `match` accepts (all when
+ * undefined). Plain numbers for the ranges so the decode loop tests them before it builds
  * an event it would drop.
  *
  * @internal
@@ -59,10 +59,10 @@ export interface Selection {
   readonly afterPosition: number
   readonly lowVersion: number
   readonly highVersion: number
-  readonly types: ReadonlySet<string> | undefined
+  readonly match: ((streamId: string, type: string) => boolean) | undefined
 }
 
-const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: Infinity, types: undefined }
+const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: Infinity, match: undefined }
 
 interface PageState {
   readonly at: number
@@ -287,7 +287,7 @@ export class RecordReader {
     const selection = this.sinkSelection
     if (
       position <= selection.afterPosition || version < selection.lowVersion || version > selection.highVersion ||
-      (selection.types !== undefined && !selection.types.has(type))
+      (selection.match !== undefined && !selection.match(this.sinkStreamId, type))
     ) return
     this.sinkInto.push({
       eventId,
