@@ -88,9 +88,73 @@ const readAt = (handle: FileHandle, target: Buffer, at: number, length: number, 
 export const toStorageError = (what: string) => (cause: unknown): StorageError =>
   cause instanceof StorageError ? cause : new StorageError({ reason: `${what}: ${String(cause)}`, cause })
 
+// Read descriptors kept open, least recently used closed first: a store of thousands of
+// segments must not hold one descriptor per segment. A chunk touches at most
+// `maxChunkSegments` segments, so one read never needs more than that at once.
+const openDescriptors = 64
+const maxChunkSegments = 32
+
+interface Descriptor {
+  readonly handle: Promise<FileHandle>
+  users: number
+}
+
+/**
+ * The read descriptors of a store's segments: opened on first use, kept while in use,
+ * and closed least recently used first beyond `capacity`.
+ *
+ * @internal
+ */
+export class DescriptorCache {
+  // Map order is use order: a used entry is moved to the end.
+  private readonly descriptors = new Map<number, Descriptor>()
+
+  constructor(private readonly directory: string, private readonly capacity = openDescriptors) {}
+
+  /** How many descriptors are open or opening. */
+  get size(): number {
+    return this.descriptors.size
+  }
+
+  async use<A>(segment: number, read: (handle: FileHandle) => Promise<A>): Promise<A> {
+    let descriptor = this.descriptors.get(segment)
+    if (descriptor === undefined) {
+      const opened: Descriptor = { handle: fs.open(path.join(this.directory, segmentName(segment)), "r"), users: 0 }
+      // A failed open is forgotten, so the next read tries again.
+      opened.handle.catch(() => this.descriptors.get(segment) === opened && this.descriptors.delete(segment))
+      descriptor = opened
+    } else {
+      this.descriptors.delete(segment)
+    }
+    this.descriptors.set(segment, descriptor)
+    descriptor.users++
+    try {
+      return await read(await descriptor.handle)
+    } finally {
+      descriptor.users--
+      this.evict()
+    }
+  }
+
+  async close(): Promise<void> {
+    const descriptors = [...this.descriptors.values()]
+    this.descriptors.clear()
+    for (const { handle } of descriptors) await (await handle.catch(() => undefined))?.close().catch(() => undefined)
+  }
+
+  private evict(): void {
+    for (const [segment, descriptor] of this.descriptors) {
+      if (this.descriptors.size <= this.capacity) return
+      if (descriptor.users > 0) continue
+      this.descriptors.delete(segment)
+      void descriptor.handle.then((handle) => handle.close()).catch(() => undefined)
+    }
+  }
+}
+
 /** @internal */
 export class RecordReader {
-  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly descriptors: DescriptorCache
   // The decode state of the record being decoded: `decodeBatch` hands events to one
   // long-lived sink instead of a closure per record, since with single-event records
   // every per-record allocation is a per-event one. Decoding is synchronous, so one
@@ -102,7 +166,9 @@ export class RecordReader {
   private sinkFirstVersion = 0
   private sinkRecordedAt = 0
 
-  constructor(private readonly directory: string, private readonly index: LogIndex) {}
+  constructor(private readonly directory: string, private readonly index: LogIndex) {
+    this.descriptors = new DescriptorCache(directory)
+  }
 
   /**
    * Streams the records of `list`: large reads, small pages. A read brings in up to
@@ -161,18 +227,8 @@ export class RecordReader {
   }
 
   /** Closes every read descriptor. */
-  async close(): Promise<void> {
-    for (const handle of this.handles.values()) await (await handle.catch(() => undefined))?.close().catch(() => undefined)
-    this.handles.clear()
-  }
-
-  private handle(segment: number): Promise<FileHandle> {
-    let handle = this.handles.get(segment)
-    if (handle === undefined) {
-      handle = fs.open(path.join(this.directory, segmentName(segment)), "r")
-      this.handles.set(segment, handle)
-    }
-    return handle
+  close(): Promise<void> {
+    return this.descriptors.close()
   }
 
   // Decodes list[at…] from the chunk in memory, up to `pageEvents` events.
@@ -209,6 +265,7 @@ export class RecordReader {
   private planSpans(list: RecordList, from: number): { readonly spans: Array<Span>; readonly next: number; readonly total: number } {
     const { table } = this.index
     const spans: Array<Span> = []
+    const segments = new Set<number>()
     let total = 0
     let next = from
     for (; next < list.length; next++) {
@@ -231,7 +288,9 @@ export class RecordReader {
           continue
         }
       }
-      if ((total + end - start > readChunkBytes || spans.length >= maxChunkReads) && next > from) break
+      const newSegment = !segments.has(segment)
+      if ((total + end - start > readChunkBytes || spans.length >= maxChunkReads || (newSegment && segments.size >= maxChunkSegments)) && next > from) break
+      segments.add(segment)
       spans.push({ segment, low: start, high: end, useful: end - start })
       total += end - start
     }
@@ -252,9 +311,8 @@ export class RecordReader {
       base += span.high - span.low
     }
     await Promise.all(spans.map(async (span, at) => {
-      const handle = await this.handle(span.segment)
       const want = span.high - span.low
-      const bytesRead = await readAt(handle, target, listAt(bases, at), want, span.low)
+      const bytesRead = await this.descriptors.use(span.segment, (handle) => readAt(handle, target, listAt(bases, at), want, span.low))
       if (bytesRead !== want) {
         throw new StorageError({ reason: `${this.directory}: ${segmentName(span.segment)} ends before byte ${span.high}` })
       }
