@@ -6,9 +6,7 @@
  * @internal
  */
 import { read as readCallback } from "node:fs"
-import * as fs from "node:fs/promises"
 import type { FileHandle } from "node:fs/promises"
-import * as path from "node:path"
 import { Effect, Option, Stream } from "effect"
 import { StorageError } from "../../EventStore.js"
 import type { RecordedEvent } from "../../EventStore.js"
@@ -16,6 +14,7 @@ import type { KnownRecord } from "./decisions.js"
 import { checkFrame, decodeBatch, eventContentsAt, eventIdsAt, frameHeaderBytes, recordedAtAt } from "./frame.js"
 import type { EventSink } from "./frame.js"
 import type { LogIndex } from "./logIndex.js"
+import { DescriptorCache } from "./descriptors.js"
 import { segmentName } from "./segments.js"
 
 const readChunkBytes = 4 * 1024 * 1024
@@ -24,6 +23,9 @@ const readChunkBytes = 4 * 1024 * 1024
 const pageEvents = 2048
 // Separate reads per chunk, so that the reads of a scattered stream stay a bounded batch.
 const maxChunkReads = 1024
+// Segments per chunk, so that one chunk's reads need few descriptors at once (the
+// descriptor cache keeps 64 open).
+const maxChunkSegments = 32
 
 /**
  * A list of record numbers to read, in delivery order.
@@ -87,70 +89,6 @@ const readAt = (handle: FileHandle, target: Buffer, at: number, length: number, 
 /** @internal */
 export const toStorageError = (what: string) => (cause: unknown): StorageError =>
   cause instanceof StorageError ? cause : new StorageError({ reason: `${what}: ${String(cause)}`, cause })
-
-// Read descriptors kept open, least recently used closed first: a store of thousands of
-// segments must not hold one descriptor per segment. A chunk touches at most
-// `maxChunkSegments` segments, so one read never needs more than that at once.
-const openDescriptors = 64
-const maxChunkSegments = 32
-
-interface Descriptor {
-  readonly handle: Promise<FileHandle>
-  users: number
-}
-
-/**
- * The read descriptors of a store's segments: opened on first use, kept while in use,
- * and closed least recently used first beyond `capacity`.
- *
- * @internal
- */
-export class DescriptorCache {
-  // Map order is use order: a used entry is moved to the end.
-  private readonly descriptors = new Map<number, Descriptor>()
-
-  constructor(private readonly directory: string, private readonly capacity = openDescriptors) {}
-
-  /** How many descriptors are open or opening. */
-  get size(): number {
-    return this.descriptors.size
-  }
-
-  async use<A>(segment: number, read: (handle: FileHandle) => Promise<A>): Promise<A> {
-    let descriptor = this.descriptors.get(segment)
-    if (descriptor === undefined) {
-      const opened: Descriptor = { handle: fs.open(path.join(this.directory, segmentName(segment)), "r"), users: 0 }
-      // A failed open is forgotten, so the next read tries again.
-      opened.handle.catch(() => this.descriptors.get(segment) === opened && this.descriptors.delete(segment))
-      descriptor = opened
-    } else {
-      this.descriptors.delete(segment)
-    }
-    this.descriptors.set(segment, descriptor)
-    descriptor.users++
-    try {
-      return await read(await descriptor.handle)
-    } finally {
-      descriptor.users--
-      this.evict()
-    }
-  }
-
-  async close(): Promise<void> {
-    const descriptors = [...this.descriptors.values()]
-    this.descriptors.clear()
-    for (const { handle } of descriptors) await (await handle.catch(() => undefined))?.close().catch(() => undefined)
-  }
-
-  private evict(): void {
-    for (const [segment, descriptor] of this.descriptors) {
-      if (this.descriptors.size <= this.capacity) return
-      if (descriptor.users > 0) continue
-      this.descriptors.delete(segment)
-      void descriptor.handle.then((handle) => handle.close()).catch(() => undefined)
-    }
-  }
-}
 
 /** @internal */
 export class RecordReader {
