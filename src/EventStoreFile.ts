@@ -17,12 +17,16 @@
  *   by a header-only scan of every record (CRC checked). A missing, torn or mismatching
  *   index file is rebuilt by scanning its segment. The CRC of a record in a sealed
  *   segment is checked when it is read and by `verify`. Event payloads stay on disk;
- *   reads go to disk in large chunks, scattered records with parallel reads.
+ *   reads go to disk in large chunks, scattered records with parallel reads. Records of
+ *   any size the contract allows are read whole, by the scan as by reads.
+ * - **Descriptors.** Bounded whatever the number of segments: opening reads 16 index
+ *   files at a time; reads keep at most 64 segments open, least recently used closed
+ *   first. Opening to read needs no free disk space beyond the lock file's.
  * - **Recovery.** A torn tail (an incomplete or bad last record with nothing good after
- *   it) is truncated on open, logged as a warning and reported to `onOpen`. Anything else bad — a bad record
- *   followed by a good one, or one in an older segment — fails the open with
- *   `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
- *   without opening it.
+ *   it) is truncated on open, logged as a warning and reported to `onOpen`. Anything
+ *   else bad — a bad record followed by a good one, or one in an older segment — fails
+ *   the open with `FileStoreCorrupt` naming the segment and byte offset. `verify`
+ *   checks a store without opening it.
  * - **Lock.** One writer process per directory: a `LOCK` file holding the pid, created
  *   atomically; a second opener gets `FileStoreLocked`; a lock left by a dead process is
  *   reclaimed. Closing the layer's scope waits for the flush in flight, closes the files
