@@ -17,15 +17,18 @@
  *   by a header-only scan of every record (CRC checked). A missing, torn or mismatching
  *   index file is rebuilt by scanning its segment. The CRC of a record in a sealed
  *   segment is checked when it is read and by `verify`. Event payloads stay on disk;
- *   reads go to disk in large chunks, scattered records with parallel reads.
+ *   reads go to disk in large chunks, scattered records with parallel reads. Records of
+ *   any size the contract allows are read whole, by the scan as by reads.
+ * - **Descriptors.** Bounded whatever the number of segments: opening reads 16 index
+ *   files at a time; reads keep at most 64 segments open, least recently used closed
+ *   first. Opening to read needs no free disk space beyond the lock's socket entry.
  * - **Recovery.** A torn tail (an incomplete or bad last record with nothing good after
-<<<<<<< HEAD
  *   it, or with only records a power loss tore from it: a page of the bad record reads as
  *   zeros, as a dropped unsynced page does, so nothing after it was ever synced) is
- *   truncated on open and logged as a warning. Anything else bad — a bad record followed
- *   by a good one, or one in an older segment — fails the open with `FileStoreCorrupt`
- *   naming the segment and byte offset. `verify` checks a store without opening it. A
- *   directory the open creates is synced into its parent before anything is written.
+ *   truncated on open, logged as a warning and reported to `onOpen`. Anything else bad —
+ *   a bad record followed by a good one, or one in an older segment — fails the open
+ *   with `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
+ *   without opening it. A directory the open creates is synced into its parent.
  * - **Lock.** One writer process per directory: the holder listens on a unix socket
  *   `LOCK.<pid>.<since>.<token>` in the directory, which the operating system closes when
  *   the process exits however it exits; a second opener (another process, or another
@@ -35,16 +38,6 @@
  *   must be on a file system that holds unix sockets (local ones; not every network
  *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
  *   releases the lock.
-=======
- *   it) is truncated on open, logged as a warning and reported to `onOpen`. Anything else bad — a bad record
- *   followed by a good one, or one in an older segment — fails the open with
- *   `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
- *   without opening it.
- * - **Lock.** One writer process per directory: a `LOCK` file holding the pid, created
- *   atomically; a second opener gets `FileStoreLocked`; a lock left by a dead process is
- *   reclaimed. Closing the layer's scope waits for the flush in flight, closes the files
- *   and releases the lock.
->>>>>>> w/file
  *
  * @since 0.1.0
  */

@@ -189,12 +189,18 @@ export const writeIdx = async (io: FileIo, directory: string, segment: number, i
   const temporary = `${file}.tmp`
   const handle = await io.open(temporary, "w")
   try {
-    await writeFully(io, handle, [encodeIdx(index)], 0)
-    await io.datasync(handle)
-  } finally {
-    await handle.close()
+    try {
+      await writeFully(io, handle, [encodeIdx(index)], 0)
+      await io.datasync(handle)
+    } finally {
+      await handle.close()
+    }
+    await io.rename(temporary, file)
+  } catch (cause) {
+    // A full disk, say: leave no partial temporary file behind.
+    await io.remove(temporary).catch(() => undefined)
+    throw cause
   }
-  await io.rename(temporary, file)
 }
 
 /**

@@ -7,7 +7,6 @@
  *
  * @internal
  */
-import { categoryOf } from "../../EventStore.js"
 import {
   countAt,
   firstPositionAt,
@@ -29,7 +28,6 @@ import { HashLog, IdTable, maxPosition, RecordTable } from "./recordTable.js"
 export interface StreamEntry {
   readonly streamId: string
   readonly streamNo: number
-  readonly category: string
   version: number
   readonly records: Array<number>
 }
@@ -177,7 +175,7 @@ export class LogIndex {
 
   private addStream(streamId: string, streamNo: number): StreamEntry | string {
     if (this.streams.has(streamId)) return `stream ${streamId.slice(0, 100)} numbered twice`
-    const entry: StreamEntry = { streamId, streamNo, category: categoryOf(streamId), version: 0, records: [] }
+    const entry: StreamEntry = { streamId, streamNo, version: 0, records: [] }
     this.streams.set(streamId, entry)
     this.streamList.push(entry)
     return entry

@@ -6,9 +6,7 @@
  * @internal
  */
 import { read as readCallback } from "node:fs"
-import * as fs from "node:fs/promises"
 import type { FileHandle } from "node:fs/promises"
-import * as path from "node:path"
 import { Effect, Option, Stream } from "effect"
 import { StorageError } from "../../EventStore.js"
 import type { RecordedEvent } from "../../EventStore.js"
@@ -16,6 +14,7 @@ import type { KnownRecord } from "./decisions.js"
 import { checkFrame, decodeBatch, eventContentsAt, eventIdsAt, frameHeaderBytes, recordedAtAt } from "./frame.js"
 import type { EventSink } from "./frame.js"
 import type { LogIndex } from "./logIndex.js"
+import { DescriptorCache } from "./descriptors.js"
 import { segmentName } from "./segments.js"
 
 const readChunkBytes = 4 * 1024 * 1024
@@ -24,6 +23,9 @@ const readChunkBytes = 4 * 1024 * 1024
 const pageEvents = 2048
 // Separate reads per chunk, so that the reads of a scattered stream stay a bounded batch.
 const maxChunkReads = 1024
+// Segments per chunk, so that one chunk's reads need few descriptors at once (the
+// descriptor cache keeps 64 open).
+const maxChunkSegments = 32
 
 /**
  * A list of record numbers to read, in delivery order.
@@ -49,8 +51,8 @@ export interface Chunk {
 
 /**
  * Which events of the records read are delivered: positions after `afterPosition`,
- * versions within [`lowVersion`, `highVersion`], types in `types` (all when undefined).
- * Plain numbers rather than a predicate so the decode loop tests them before it builds
+ * versions within [`lowVersion`, `highVersion`], and those `match` accepts (all when
+ * undefined). Plain numbers for the ranges so the decode loop tests them before it builds
  * an event it would drop.
  *
  * @internal
@@ -59,10 +61,10 @@ export interface Selection {
   readonly afterPosition: number
   readonly lowVersion: number
   readonly highVersion: number
-  readonly types: ReadonlySet<string> | undefined
+  readonly match: ((streamId: string, type: string) => boolean) | undefined
 }
 
-const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: Infinity, types: undefined }
+const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: Infinity, match: undefined }
 
 interface PageState {
   readonly at: number
@@ -90,7 +92,7 @@ export const toStorageError = (what: string) => (cause: unknown): StorageError =
 
 /** @internal */
 export class RecordReader {
-  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly descriptors: DescriptorCache
   // The decode state of the record being decoded: `decodeBatch` hands events to one
   // long-lived sink instead of a closure per record, since with single-event records
   // every per-record allocation is a per-event one. Decoding is synchronous, so one
@@ -102,7 +104,9 @@ export class RecordReader {
   private sinkFirstVersion = 0
   private sinkRecordedAt = 0
 
-  constructor(private readonly directory: string, private readonly index: LogIndex) {}
+  constructor(private readonly directory: string, private readonly index: LogIndex) {
+    this.descriptors = new DescriptorCache(directory)
+  }
 
   /**
    * Streams the records of `list`: large reads, small pages. A read brings in up to
@@ -161,18 +165,8 @@ export class RecordReader {
   }
 
   /** Closes every read descriptor. */
-  async close(): Promise<void> {
-    for (const handle of this.handles.values()) await (await handle.catch(() => undefined))?.close().catch(() => undefined)
-    this.handles.clear()
-  }
-
-  private handle(segment: number): Promise<FileHandle> {
-    let handle = this.handles.get(segment)
-    if (handle === undefined) {
-      handle = fs.open(path.join(this.directory, segmentName(segment)), "r")
-      this.handles.set(segment, handle)
-    }
-    return handle
+  close(): Promise<void> {
+    return this.descriptors.close()
   }
 
   // Decodes list[at…] from the chunk in memory, up to `pageEvents` events.
@@ -209,6 +203,7 @@ export class RecordReader {
   private planSpans(list: RecordList, from: number): { readonly spans: Array<Span>; readonly next: number; readonly total: number } {
     const { table } = this.index
     const spans: Array<Span> = []
+    const segments = new Set<number>()
     let total = 0
     let next = from
     for (; next < list.length; next++) {
@@ -231,7 +226,9 @@ export class RecordReader {
           continue
         }
       }
-      if ((total + end - start > readChunkBytes || spans.length >= maxChunkReads) && next > from) break
+      const newSegment = !segments.has(segment)
+      if ((total + end - start > readChunkBytes || spans.length >= maxChunkReads || (newSegment && segments.size >= maxChunkSegments)) && next > from) break
+      segments.add(segment)
       spans.push({ segment, low: start, high: end, useful: end - start })
       total += end - start
     }
@@ -252,9 +249,8 @@ export class RecordReader {
       base += span.high - span.low
     }
     await Promise.all(spans.map(async (span, at) => {
-      const handle = await this.handle(span.segment)
       const want = span.high - span.low
-      const bytesRead = await readAt(handle, target, listAt(bases, at), want, span.low)
+      const bytesRead = await this.descriptors.use(span.segment, (handle) => readAt(handle, target, listAt(bases, at), want, span.low))
       if (bytesRead !== want) {
         throw new StorageError({ reason: `${this.directory}: ${segmentName(span.segment)} ends before byte ${span.high}` })
       }
@@ -287,7 +283,7 @@ export class RecordReader {
     const selection = this.sinkSelection
     if (
       position <= selection.afterPosition || version < selection.lowVersion || version > selection.highVersion ||
-      (selection.types !== undefined && !selection.types.has(type))
+      (selection.match !== undefined && !selection.match(this.sinkStreamId, type))
     ) return
     this.sinkInto.push({
       eventId,

@@ -79,6 +79,24 @@ const idxMatchesLog = async (directory: string, segment: number, idx: SegmentInd
   }
 }
 
+// Idx files read at once when opening: enough to keep the disk busy, few enough that a
+// store of thousands of segments opens under a low descriptor limit.
+const idxReads = 16
+
+// `items.map(f)` with at most `limit` calls of `f` in flight, results in order.
+const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (item: A) => Promise<B>): Promise<Array<B>> => {
+  const results = new Array<B>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let at = next++; at < items.length; at = next++) {
+      const item = items[at]
+      if (item !== undefined) results[at] = await f(item)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
 /**
  * Builds the index of the log: each sealed segment from its idx file when it has a
  * usable one, by a scan otherwise (recorded in `toWrite`); the last segment always by a
@@ -90,7 +108,7 @@ const idxMatchesLog = async (directory: string, segment: number, idx: SegmentInd
 export const buildIndex = async (directory: string, segments: ReadonlyArray<number>, io: FileIo, useIdx = true): Promise<BuiltIndex> => {
   const last = segments[segments.length - 1]
   const sealed = segments.slice(0, -1)
-  const idxFiles = useIdx ? await Promise.all(sealed.map((segment) => readIdx(directory, segment))) : []
+  const idxFiles = useIdx ? await mapBounded(sealed, idxReads, (segment) => readIdx(directory, segment)) : []
   // Size the id table once for every event: idx files count theirs, scans are estimated.
   let estimate = 0
   const toScan: Array<number> = last === undefined ? [] : [last]

@@ -34,6 +34,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../../EventStore.js"
+import * as Contract from "../contract.js"
 import * as Subscription from "../subscription.js"
 import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
@@ -62,17 +63,6 @@ export interface StoreOptions {
   readonly segmentSize: number
   readonly sync: "durable" | "none"
   readonly io: FileIo
-}
-
-const isNonNegativeInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value >= 0
-const isPositiveInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value > 0
-
-const checkFilter = (filter: EventFilter | undefined): InvalidRead | undefined => {
-  if (filter === undefined) return undefined
-  const strings = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((item) => typeof item === "string"))
-  if (!strings(filter.categories)) return new InvalidRead({ reason: "filter.categories must be a list of strings" })
-  if (!strings(filter.types)) return new InvalidRead({ reason: "filter.types must be a list of strings" })
-  return undefined
 }
 
 /** Takes the lock, recovers the log and opens the writer and the reader, in the scope. */
@@ -173,16 +163,9 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
 
   const readStream = (streamId: string, options: ReadStreamOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
     Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
+      const problem = Contract.checkReadStream(streamId, options)
+      if (problem !== undefined) return Stream.fail(problem)
       const { direction = "forward", from, to, limit } = options
-      if (typeof streamId !== "string" || streamId.length === 0) {
-        return Stream.fail(new InvalidRead({ reason: "the stream id must be a non-empty string" }))
-      }
-      if (direction !== "forward" && direction !== "backward") {
-        return Stream.fail(new InvalidRead({ reason: `direction must be "forward" or "backward", got ${String(direction).slice(0, 100)}` }))
-      }
-      if (from !== undefined && !isNonNegativeInteger(from)) return Stream.fail(new InvalidRead({ reason: `from must be a non-negative integer, got ${String(from).slice(0, 100)}` }))
-      if (to !== undefined && !isNonNegativeInteger(to)) return Stream.fail(new InvalidRead({ reason: `to must be a non-negative integer, got ${String(to).slice(0, 100)}` }))
-      if (limit !== undefined && !isPositiveInteger(limit)) return Stream.fail(new InvalidRead({ reason: `limit must be a positive integer, got ${String(limit).slice(0, 100)}` }))
       const entry = streams.get(streamId)
       if (entry === undefined) return Stream.empty
       const last = durableVersionOf(entry)
@@ -190,18 +173,19 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
       const high = direction === "forward" ? Math.min(to ?? last, last) : Math.min(from ?? last, last)
       if (low > high) return Stream.empty
       const list = streamRecordList(entry, low, high, direction === "backward")
-      const selection: Selection = { afterPosition: 0, lowVersion: low, highVersion: high, types: undefined }
+      const selection: Selection = { afterPosition: 0, lowVersion: low, highVersion: high, match: undefined }
       const events = reader.stream(list, () => true, selection, direction === "backward")
       return limit === undefined ? events : Stream.take(events, limit)
     })
 
-  const matcher = (filter: EventFilter | undefined) => {
-    const categories = filter?.categories !== undefined && filter.categories.length > 0 ? new Set(filter.categories) : undefined
-    const types = filter?.types !== undefined && filter.types.length > 0 ? new Set(filter.types) : undefined
-    return {
-      keepRecord: (record: number) => categories === undefined || categories.has(index.streamOf(record).category),
-      types
-    }
+  // Events by the contract's matcher; whole records skipped first by the category part
+  // of the same matcher, so a filtered read decodes only the streams it may deliver.
+  const selectionAfter = (after: Position, filter: EventFilter | undefined) => {
+    const categories = filter?.categories
+    const byStream = categories === undefined ? undefined : Contract.matcher({ categories })
+    const selection: Selection = { afterPosition: after, lowVersion: 0, highVersion: Infinity, match: Contract.matcher(filter) }
+    const keepRecord = byStream === undefined ? () => true : (record: number) => byStream(index.streamOf(record).streamId, "")
+    return { selection, keepRecord }
   }
 
   // The durable records from the one holding position `after + 1` on.
@@ -212,13 +196,11 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
 
   const readAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
     Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
+      const problem = Contract.checkReadAll(options)
+      if (problem !== undefined) return Stream.fail(problem)
       const { from = 0, filter, limit } = options
-      if (!isNonNegativeInteger(from)) return Stream.fail(new InvalidRead({ reason: `from must be a non-negative integer, got ${String(from).slice(0, 100)}` }))
-      if (limit !== undefined && !isPositiveInteger(limit)) return Stream.fail(new InvalidRead({ reason: `limit must be a positive integer, got ${String(limit).slice(0, 100)}` }))
-      const badFilter = checkFilter(filter)
-      if (badFilter !== undefined) return Stream.fail(badFilter)
-      const { keepRecord, types } = matcher(filter)
-      const events = reader.stream(recordsAfter(from), keepRecord, { afterPosition: from, lowVersion: 0, highVersion: Infinity, types }, false)
+      const { selection, keepRecord } = selectionAfter(from, filter)
+      const events = reader.stream(recordsAfter(from), keepRecord, selection, false)
       return limit === undefined ? events : Stream.take(events, limit)
     })
 
@@ -228,8 +210,8 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
       try: async () => {
         const list = recordsAfter(after)
         if (list.length === 0) return { items: [], next: after }
-        const { keepRecord, types } = matcher(filter)
-        const { items, lastRecord } = await reader.page(list, keepRecord, { afterPosition: after, lowVersion: 0, highVersion: Infinity, types })
+        const { selection, keepRecord } = selectionAfter(after, filter)
+        const { items, lastRecord } = await reader.page(list, keepRecord, selection)
         return { items, next: table.lastPosition(lastRecord) }
       },
       catch: toStorageError(`reading ${directory}`)
@@ -243,10 +225,9 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
 
   const subscribe = (options: SubscribeOptions = {}): Stream.Stream<RecordedEvent, InvalidRead | StorageError> =>
     Stream.suspend((): Stream.Stream<RecordedEvent, ReadError> => {
+      const problem = Contract.checkSubscribe(options)
+      if (problem !== undefined) return Stream.fail(problem)
       const { from = 0, filter } = options
-      if (!isNonNegativeInteger(from)) return Stream.fail(new InvalidRead({ reason: `from must be a non-negative integer, got ${String(from).slice(0, 100)}` }))
-      const badFilter = checkFilter(filter)
-      if (badFilter !== undefined) return Stream.fail(badFilter)
       return Subscription.subscribe(from, { readPage: (after) => readPage(after, filter), awaitBeyond })
     })
 

@@ -33,6 +33,11 @@ export interface Group {
   readonly waiters: Array<(failure: StorageError | undefined) => void>
 }
 
+// Starting the next segment failed: which segment, at which step.
+class RollFailed {
+  constructor(readonly segment: number, readonly step: string, readonly cause: unknown) {}
+}
+
 /** @internal */
 export interface WriterOptions {
   readonly directory: string
@@ -195,9 +200,11 @@ export class GroupCommitWriter {
   }
 
   private fail(group: Group, cause: unknown): void {
+    const what = cause instanceof RollFailed ? `${cause.step} ${segmentName(cause.segment)}` : `writing ${segmentName(this.segment)}`
+    const reason = cause instanceof RollFailed ? String(cause.cause) : String(cause)
     const failure = new StorageError({
-      reason: `writing ${segmentName(this.segment)} in ${this.options.directory} failed; the store refuses every later append: ${String(cause)}`,
-      cause
+      reason: `${what} in ${this.options.directory} failed; the store refuses every later append (reopen it to continue): ${reason}`,
+      cause: cause instanceof RollFailed ? cause.cause : cause
     })
     this.failure = failure
     this.flushing = undefined
@@ -219,8 +226,15 @@ export class GroupCommitWriter {
     // missing or torn one, so appends need not wait for it and its failure is harmless.
     this.idxWrites = this.idxWrites.then(() => writeIdx(io, directory, sealed, idx)).then(() => io.syncDirectory(directory)).catch(() => undefined)
     const next = sealed + 1
-    const handle = await io.open(path.join(directory, segmentName(next)), "wx")
-    await io.syncDirectory(directory)
+    const handle = await io.open(path.join(directory, segmentName(next)), "wx").catch((cause: unknown) => {
+      throw new RollFailed(next, "creating", cause)
+    })
+    try {
+      await io.syncDirectory(directory)
+    } catch (cause) {
+      await handle.close().catch(() => undefined)
+      throw new RollFailed(next, "syncing the directory entry of", cause)
+    }
     const previous = this.handle
     this.handle = handle
     this.segment = next
