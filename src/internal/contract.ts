@@ -29,12 +29,15 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../EventStore.js"
-import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, NotJson, resetSize, sizeBounds } from "./json.js"
+import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, jsonBytes, lowSize, NotJson, resetSize } from "./json.js"
 import { quote } from "./text.js"
 
 // ---------------------------------------------------------------------------
 // Ids
 // ---------------------------------------------------------------------------
+
+// Any surrogate or U+0000: one native scan clears the ordinary id, which has neither.
+const suspicious = /[\u0000\uD800-\uDFFF]/
 
 // String.prototype.isWellFormed, which the ES2022 library this package compiles against lacks.
 const isWellFormed = (text: string): boolean => {
@@ -64,10 +67,10 @@ export const checkName = (what: string, value: unknown): string | undefined => {
   if (value.length > limits.idLength) {
     return `${what} ${quote(value)} is longer than ${limits.idLength} characters; use a shorter id (a hash of a long natural key)`
   }
-  if (!isWellFormed(value)) {
+  if (suspicious.test(value) && !isWellFormed(value)) {
     return `${what} ${quote(value)} holds a lone UTF-16 surrogate, which no layer can store unchanged; fix how the id is built`
   }
-  if (value.includes("\u0000")) return `${what} ${quote(value)} holds U+0000, which no layer can store as text`
+  if (suspicious.test(value) && value.includes("\u0000")) return `${what} ${quote(value)} holds U+0000, which no layer can store as text`
   return undefined
 }
 
@@ -119,11 +122,12 @@ const checkMetadataIds = (metadata: Metadata): string | undefined => {
 }
 
 // Checks and copies one event, counting its JSON size into the running batch size.
+const isFields = (value: unknown): value is { readonly [key: string]: unknown } =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
 const prepareEvent = (event: unknown, index: number): PreparedEvent | string => {
-  if (typeof event !== "object" || event === null || Array.isArray(event)) return `event ${index} is not an object`
-  const type: unknown = Reflect.get(event, "type")
-  const eventId: unknown = Reflect.get(event, "eventId")
-  const schemaVersion: unknown = Reflect.get(event, "schemaVersion")
+  if (!isFields(event)) return `event ${index} is not an object`
+  const { type, eventId, schemaVersion } = event
   const badType = checkName("its type", type)
   if (badType !== undefined || typeof type !== "string") return `event ${index}: ${badType}`
   if (eventId !== undefined) {
@@ -134,15 +138,15 @@ const prepareEvent = (event: unknown, index: number): PreparedEvent | string => 
     return `event ${index}: schemaVersion must be an integer from 1 to ${limits.schemaVersion}, got ${quote(schemaVersion)}`
   }
   resetSize()
-  const data = copyJson(Reflect.get(event, "data"), "data")
+  const data = copyJson(event.data, "data")
   if (data instanceof NotJson) return `event ${index}: ${data.message}`
-  const rawMetadata: unknown = Reflect.get(event, "metadata")
+  const rawMetadata = event.metadata
   if (rawMetadata === undefined) addSize(2)
   const metadata = rawMetadata === undefined ? emptyMetadata : copyMetadata(rawMetadata)
   if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
   const badMetadata = checkMetadataIds(metadata)
   if (badMetadata !== undefined) return `event ${index}: ${badMetadata}`
-  const bytes = exceedsSize(limits.eventBytes, () => [data, metadata])
+  const bytes = exceedsSize(limits.eventBytes, data, metadata)
   if (bytes !== undefined) {
     return `event ${index}: its data and metadata take ${mebibytes(bytes)} as JSON, over the limit of ${
       mebibytes(limits.eventBytes)
@@ -160,12 +164,12 @@ const prepareEvent = (event: unknown, index: number): PreparedEvent | string => 
 // The exact JSON size of a batch whose counted bounds straddle the limit.
 const exactBatchBytes = (events: ReadonlyArray<PreparedEvent>): number => {
   let bytes = 0
-  for (const event of events) {
-    resetSize()
-    bytes += exceedsSize(-1, () => [event.data, event.metadata]) ?? 0
-  }
+  for (const event of events) bytes += jsonBytes(event.data, event.metadata)
   return bytes
 }
+
+const invalidAppend = (streamId: unknown, reason: string): InvalidAppend =>
+  new InvalidAppend({ streamId: typeof streamId === "string" ? streamId : quote(streamId), reason })
 
 /**
  * Checks an append's input and copies its events, or says what is wrong with it.
@@ -177,15 +181,14 @@ export const prepareAppend = (
   events: unknown,
   expected: unknown
 ): PreparedAppend | InvalidAppend => {
-  const invalid = (reason: string) => new InvalidAppend({ streamId: typeof streamId === "string" ? streamId : String(streamId), reason })
   const badStream = checkName("the stream id", streamId)
-  if (badStream !== undefined || typeof streamId !== "string") return invalid(String(badStream))
-  if (!Array.isArray(events) || events.length === 0) return invalid("the batch must be a non-empty array of events")
+  if (badStream !== undefined || typeof streamId !== "string") return invalidAppend(streamId, String(badStream))
+  if (!Array.isArray(events) || events.length === 0) return invalidAppend(streamId, "the batch must be a non-empty array of events")
   if (events.length > limits.batchEvents) {
-    return invalid(`the batch holds ${events.length} events, over the limit of ${limits.batchEvents}; append it in several batches`)
+    return invalidAppend(streamId, `the batch holds ${events.length} events, over the limit of ${limits.batchEvents}; append it in several batches`)
   }
   if (!isExpectedVersion(expected)) {
-    return invalid(
+    return invalidAppend(streamId, 
       `expected version must be "any", "noStream", "streamExists" or a non-negative integer, got ${
         typeof expected === "number" ? String(expected) : quote(expected)
       }`
@@ -197,18 +200,17 @@ export const prepareAppend = (
   let highBytes = 0
   for (let index = 0; index < events.length; index++) {
     const event = prepareEvent(events[index], index)
-    if (typeof event === "string") return invalid(event)
+    if (typeof event === "string") return invalidAppend(streamId, event)
     prepared[index] = event
     if (event.eventId !== undefined) chosenIds = true
-    const [low, high] = sizeBounds()
-    lowBytes += low
-    highBytes += high
+    lowBytes += lowSize()
+    highBytes += highSize()
   }
   if (chosenIds && prepared.length > 1) {
     const seen = new Set<string>()
     for (const { eventId } of prepared) {
       if (eventId === undefined) continue
-      if (seen.has(eventId)) return invalid(`event id ${quote(eventId)} appears twice in the batch; each event needs its own id`)
+      if (seen.has(eventId)) return invalidAppend(streamId, `event id ${quote(eventId)} appears twice in the batch; each event needs its own id`)
       seen.add(eventId)
     }
   }
@@ -216,7 +218,7 @@ export const prepareAppend = (
   if (highBytes > limits.batchBytes) {
     const bytes = lowBytes > limits.batchBytes ? lowBytes : exactBatchBytes(prepared)
     if (bytes > limits.batchBytes) {
-      return invalid(`the batch takes ${mebibytes(bytes)} as JSON, over the limit of ${mebibytes(limits.batchBytes)}; append it in several batches`)
+      return invalidAppend(streamId, `the batch takes ${mebibytes(bytes)} as JSON, over the limit of ${mebibytes(limits.batchBytes)}; append it in several batches`)
     }
   }
   return { streamId, expected, events: prepared, chosenIds }
