@@ -111,19 +111,15 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
 }
 
 /**
- * Migrates the schema, checks positions, starts the lanes and the listener, and returns
- * the service. Everything it starts stops with the scope.
- *
- * @internal
+ * The wake-up signal, with its listener for other processes' notifications and its
+ * debounced notifier for theirs, running in the scope.
  */
-export const makeStore = (
+const startWakeups = (
   sql: PgClient,
   statements: Statements,
   settings: StoreSettings
-): Effect.Effect<Store, StorageError | SchemaTooNew | PositionsWouldGoBackwards, Scope.Scope> =>
+): Effect.Effect<Wakeup, never, Scope.Scope> =>
   Effect.gen(function*() {
-    yield* migrate(sql, statements)
-    const offset = yield* checkedOffset(sql, statements)
     const background = yield* FiberSet.make<void>()
     const runInBackground = yield* FiberSet.runtime(background)<never>()
     const wakeup = new Wakeup(
@@ -150,6 +146,24 @@ export const makeStore = (
         Effect.ignore(Stream.runForEach(Stream.fromQueue(notifications.value), () => Effect.sync(wakeup.bump)))
       )
     }
+    return wakeup
+  })
+
+/**
+ * Migrates the schema, checks positions, starts the lanes and the listener, and returns
+ * the service. Everything it starts stops with the scope.
+ *
+ * @internal
+ */
+export const makeStore = (
+  sql: PgClient,
+  statements: Statements,
+  settings: StoreSettings
+): Effect.Effect<Store, StorageError | SchemaTooNew | PositionsWouldGoBackwards, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* migrate(sql, statements)
+    const offset = yield* checkedOffset(sql, statements)
+    const wakeup = yield* startWakeups(sql, statements, settings)
     const committer = new GroupCommitter(groupRunner(sql, statements, offset), wakeup.committed)
     for (let lane = 0; lane < settings.lanes; lane++) yield* Effect.forkScoped(committer.lane)
     yield* Effect.addFinalizer(() => Effect.sync(() => committer.close()))
