@@ -21,6 +21,23 @@ const admin = (statement: string): Promise<unknown> =>
 
 let databases = 0
 
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+// Without FORCE first: a store's pool may still be closing a connection, and `pg` (under
+// Emmett's store) crashes the process on an unhandled 'error' event when the server
+// terminates a client it no longer listens to. FORCE only after 5 s of trying.
+const drop = async (name: string): Promise<void> => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await admin(`DROP DATABASE IF EXISTS ${name}`)
+      return
+    } catch {
+      await sleep(100)
+    }
+  }
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+}
+
 /** Runs `use` with the URL of a new, empty database, dropped when `use` settles. */
 export const withFreshDatabase = async <A>(prefix: string, use: (url: string) => Promise<A>): Promise<A> => {
   const name = `es_bench_${prefix}_${process.pid}_${++databases}`
@@ -28,6 +45,6 @@ export const withFreshDatabase = async <A>(prefix: string, use: (url: string) =>
   try {
     return await use(`${serverUrl}/${name}`)
   } finally {
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await drop(name)
   }
 }
