@@ -7,8 +7,9 @@
  */
 import * as path from "node:path"
 import { Layer } from "effect"
-import { EventStoreFile, EventStoreMemory, EventStorePostgres } from "es-kernel"
+import { EventStoreFile, EventStoreMemory } from "es-kernel"
 import type { EventStore } from "es-kernel"
+import * as EventStorePostgres from "es-kernel/postgres"
 
 export interface ChosenStore {
   readonly description: string

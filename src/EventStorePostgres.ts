@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL event store: many application processes, on many machines, writing to
- * one database.
+ * one database. Its own entry point, `es-kernel/postgres`, so that only applications that
+ * use it need `@effect/sql-pg` (Effect's PostgreSQL client, an optional peer dependency).
  *
  * - **Schema.** The layer owns its schema (`options.schema`, default `es_kernel`): the
  *   table `es_events`, the key/value table `es_meta` (schema version, transaction-id

@@ -14,7 +14,7 @@ const exec = promisify(execFile)
 const repo = process.cwd()
 const fixtures = join(repo, "test", "package", "app")
 const tsc = join(repo, "node_modules", "typescript", "bin", "tsc")
-const peers = ["@effect/sql-pg", "effect", "fp-ts", "io-ts"]
+const peers = ["effect", "fp-ts", "io-ts"]
 // The tarball holds what an application needs: the build, the sources its maps point at,
 // the user docs. No tests, benches, CI scripts or build configuration.
 const shipped = /^(dist\/|src\/|docs\/(CONCEPTS|STORE|CODECS)\.md$|package\.json$|README\.md$|LICENSE$)/
