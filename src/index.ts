@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as CheckpointStore from "./CheckpointStore.js"
 export * as CommandHandler from "./CommandHandler.js"
 export * as Decider from "./Decider.js"
 export * as EventCodec from "./EventCodec.js"
@@ -10,5 +11,6 @@ export * as EventStore from "./EventStore.js"
 export * as EventStoreFile from "./EventStoreFile.js"
 export * as EventStoreMemory from "./EventStoreMemory.js"
 export * as Projection from "./Projection.js"
+export * as Projector from "./Projector.js"
 export * as Upcaster from "./Upcaster.js"
 export * as View from "./View.js"
