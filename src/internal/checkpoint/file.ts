@@ -3,16 +3,15 @@
  * `checkpoint.json` (the checkpoint, replaced atomically) and `LOCK` (the runner's claim,
  * the same lock file the file event store uses against a second writer).
  *
- * A replacement is crash-safe: the new content goes to `checkpoint.json.tmp`, is fsynced,
- * renamed over `checkpoint.json` and the directory is fsynced, so after a crash the file
- * holds either the old or the new checkpoint, never a mix. Only the lock holder writes,
- * so one temporary name per key is enough.
+ * A replacement is crash-safe (`writeAtomically`): after a crash the file holds either
+ * the old or the new checkpoint, never a mix.
  *
  * @internal
  */
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { Json, Position } from "../../EventStore.js"
+import { isObject, parseJson, readIfPresent, writeAtomically } from "../files.js"
 
 /** @internal */
 export interface StoredCheckpoint {
@@ -23,53 +22,6 @@ export interface StoredCheckpoint {
 const fileName = "checkpoint.json"
 const activeFileName = "active.json"
 const format = 1
-
-const errorCode = (error: unknown): unknown => error instanceof Error && "code" in error ? error.code : undefined
-
-const syncDirectory = async (directory: string): Promise<void> => {
-  const handle = await fs.open(directory, "r")
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-/** Replaces `file` by `content`: temp, fsync, rename, fsync directory. @internal */
-export const writeAtomically = async (file: string, content: string): Promise<void> => {
-  const temporary = `${file}.tmp`
-  const handle = await fs.open(temporary, "w")
-  try {
-    await handle.writeFile(content, "utf8")
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await fs.rename(temporary, file)
-  await syncDirectory(path.dirname(file))
-}
-
-const readIfPresent = async (file: string): Promise<string | undefined> => {
-  try {
-    return await fs.readFile(file, "utf8")
-  } catch (error) {
-    if (errorCode(error) === "ENOENT") return undefined
-    throw error
-  }
-}
-
-const isObject = (value: Json): value is { readonly [key: string]: Json } =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
-/** JSON text parsed: only JSON values come out of `JSON.parse`. */
-const parseJson = (text: string): Json | undefined => {
-  try {
-    const parsed: Json = JSON.parse(text)
-    return parsed
-  } catch {
-    return undefined
-  }
-}
 
 /** The directory of one key, created on first use. @internal */
 export const keyDirectory = async (root: string, key: string): Promise<string> => {
