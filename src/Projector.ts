@@ -27,7 +27,7 @@
  *
  * @since 0.2.0
  */
-import { Clock, Data, Effect, Exit, Fiber, Option, Ref, Scope, Stream } from "effect"
+import { Clock, Data, Effect, Exit, Fiber, Option, Ref, Scope, Semaphore, Stream } from "effect"
 import * as Either from "fp-ts/lib/Either.js"
 import type { Checkpoint, CheckpointError, ProjectionAlreadyRunning } from "./CheckpointStore.js"
 import { CheckpointStore } from "./CheckpointStore.js"
@@ -169,7 +169,9 @@ export interface Status {
  * - `state`: the view's current state (for a handler projection, `undefined`).
  * - `checkpoint`: the last position applied and saved.
  * - `status`: computed on demand by reading the store after the checkpoint, so its cost
- *   grows with how far behind the runner is.
+ *   grows with how far behind the runner is. When none of the projection's events lie
+ *   after its checkpoint, it also moves the checkpoint to the head, so that a filtered
+ *   projection does not read the events it skipped again after a restart.
  * - `waitFor(position)`: completes once every event of the filter up to `position` is
  *   applied (read-your-writes: pass an `AppendResult.position`); fails if the runner fails.
  * - `stop`: drains the batch in flight, saves its checkpoint and releases the claim.
@@ -274,8 +276,38 @@ const handlerApplier = <E, Err, R>(
     })
 })
 
+/**
+ * A projection's name, version or options are malformed. Nothing was started.
+ *
+ * @since 0.2.0
+ */
+export class InvalidProjection extends Data.TaggedError("InvalidProjection")<{
+  readonly name: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `projection ${quote(this.name)}: ${this.reason}`
+  }
+}
+
 /** What `start` may fail with. @since 0.2.0 */
-export type StartError = ProjectionAlreadyRunning | CheckpointError | ProjectionFailed
+export type StartError = InvalidProjection | ProjectionAlreadyRunning | CheckpointError | ProjectionFailed
+
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+
+const isPositiveInteger = (value: unknown): boolean => typeof value === "number" && Number.isSafeInteger(value) && value > 0
+
+/** The batch size, or why the projection cannot start. */
+const checkProjection = (projection: { readonly name: string; readonly version?: number }, options: StartOptions, defaultBatch: number): number | InvalidProjection => {
+  const { name } = projection
+  const invalid = (reason: string) => new InvalidProjection({ name, reason })
+  if (typeof name !== "string" || !namePattern.test(name)) {
+    return invalid("the name must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+  }
+  if (projection.version !== undefined && !isPositiveInteger(projection.version)) return invalid("the version must be a positive integer")
+  if (options.batch !== undefined && !isPositiveInteger(options.batch)) return invalid("batch must be a positive integer")
+  return options.batch ?? defaultBatch
+}
 
 /**
  * Claims, loads and starts a projection; it runs until `stop`, a failure, or the end of
@@ -296,6 +328,8 @@ export function start<S, E, Err, R>(
   options: StartOptions = {}
 ): Effect.Effect<Running<S | undefined>, StartError, EventStore | CheckpointStore | Scope.Scope | R> {
   return Effect.gen(function*() {
+    const batch = checkProjection(projection, options, projection._tag === "View" ? 500 : 1)
+    if (batch instanceof InvalidProjection) return yield* batch
     const checkpoints = yield* CheckpointStore
     const key = keyOf(projection)
     // The claim lives in a scope of its own, closed when the runner ends for any reason.
@@ -306,7 +340,6 @@ export function start<S, E, Err, R>(
       const applier: Applier<S | undefined, R> = projection._tag === "View"
         ? yield* viewApplier(projection, checkpoints, key, stored)
         : handlerApplier(projection, checkpoints, key)
-      const batch = Math.max(1, options.batch ?? (projection._tag === "View" ? 500 : 1))
       return yield* run(projection, key, claim, stored?.position ?? storeStart, applier, batch)
     }).pipe(Effect.tapError(() => Scope.close(claim, Exit.void)))
   })
@@ -328,14 +361,30 @@ const run = <S, E, R>(
 
     const failure = (cause: unknown) => Effect.map(Ref.get(checkpoint), (position) => new ProjectionFailed({ key, position, cause }))
 
+    // Batches and idle checkpoint moves (below) take turns.
+    const turn = yield* Semaphore.make(1)
+    const context = yield* Effect.context<R>()
+
     const applyBatch = (events: ReadonlyArray<RecordedEvent>) => {
       const last = events[events.length - 1]
       if (last === undefined) return Effect.void
       return applier.apply(events, last.position).pipe(
         Effect.andThen(Ref.set(checkpoint, last.position)),
-        Effect.uninterruptible
+        Effect.uninterruptible,
+        turn.withPermits(1)
       )
     }
+
+    // A filtered projection's checkpoint only moves when one of its events is applied. When
+    // nothing of its filter lies between its checkpoint and the head, it may move to the head
+    // (with the unchanged state), so a restart does not read those events again — unless a
+    // batch moved the checkpoint in the meantime.
+    const advanceIdle = (scannedFrom: Position, head: Position) =>
+      Effect.gen(function*() {
+        if ((yield* Ref.get(checkpoint)) !== scannedFrom) return
+        yield* applier.apply([], head)
+        yield* Ref.set(checkpoint, head)
+      }).pipe(Effect.uninterruptible, turn.withPermits(1), Effect.ignore, Effect.provideContext(context))
 
     const fiber = yield* store.subscribe({ from, filter }).pipe(
       Stream.runForEachArray((page) => Effect.forEach(chunksOf(page, batch), applyBatch, { discard: true })),
@@ -361,7 +410,8 @@ const run = <S, E, R>(
       const position = yield* Ref.get(checkpoint)
       const current = yield* Ref.get(phase)
       const behind = yield* measureBehind(store, position, filter)
-      const base = { key, checkpoint: position, head: behind.head, behind: behind.count, lagMs: behind.lagMs }
+      if (current._tag === "running" && behind.count === 0 && behind.head > position) yield* advanceIdle(position, behind.head)
+      const base = { key, checkpoint: yield* Ref.get(checkpoint), head: behind.head, behind: behind.count, lagMs: behind.lagMs }
       if (current._tag === "failed") return { ...base, phase: "failed", failure: current.failure } satisfies Status
       const running: Status["phase"] = current._tag === "stopped" ? "stopped" : behind.count === 0 ? "live" : "catching-up"
       return { ...base, phase: running } satisfies Status

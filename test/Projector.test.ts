@@ -217,4 +217,59 @@ describe("Projector", () => {
       yield* checkpoints.save("totals@1", { position: 0, state: {} })
       yield* Projector.start(totalsProjection())
     }).pipe(Effect.provide(layer)))
+
+  it.live("a filtered projection with nothing of its own after the checkpoint moves it to the head, and a restart starts there", () =>
+    Effect.gen(function*() {
+      const applied = yield* Ref.make<ReadonlyArray<number>>([])
+      yield* append("counter-a", Tally.added(1))
+      yield* append("other-b", ...Array.from({ length: 5 }, () => Tally.added(1)))
+      const first = yield* Projector.start(recording("sparse", applied, { categories: ["counter"] }))
+      yield* first.waitFor(6)
+      expect(yield* first.checkpoint).toBe(1)
+      expect(yield* first.status).toMatchObject({ phase: "live", checkpoint: 6, head: 6, behind: 0 })
+      yield* first.stop
+      const checkpoints = yield* CheckpointStore.CheckpointStore
+      expect(yield* checkpoints.load("sparse@1")).toEqual({ position: 6 })
+      const second = yield* Projector.start(recording("sparse", applied, { categories: ["counter"] }))
+      const last = yield* append("counter-a", Tally.added(1))
+      yield* second.waitFor(last.position)
+      expect(yield* Ref.get(applied)).toEqual([1, 7])
+    }).pipe(Effect.provide(layer)))
+
+  it.live("a view's idle checkpoint move keeps its state with it", () =>
+    Effect.gen(function*() {
+      yield* append("counter-a", Tally.added(4))
+      yield* append("other-b", Tally.added(1))
+      const view = Projector.view({ name: "counters", codec: Tally.codec, filter: { categories: ["counter"] }, view: Tally.totals, state: Tally.totalsCodec })
+      const first = yield* Projector.start(view)
+      yield* first.waitFor(2)
+      expect((yield* first.status).checkpoint).toBe(2)
+      yield* first.stop
+      const checkpoints = yield* CheckpointStore.CheckpointStore
+      expect(yield* checkpoints.load("counters@1")).toEqual({ position: 2, state: { "counter-a": 4 } })
+    }).pipe(Effect.provide(layer)))
+
+  it.live("malformed names, versions and batch sizes are refused before anything starts", () =>
+    Effect.gen(function*() {
+      const applied = yield* Ref.make<ReadonlyArray<number>>([])
+      const cases: ReadonlyArray<readonly [string, number | undefined, number | undefined, string]> = [
+        ["", undefined, undefined, "the name must be"],
+        ["has/slash", undefined, undefined, "the name must be"],
+        ["ok", 0, undefined, "the version must be a positive integer"],
+        ["ok", 1.5, undefined, "the version must be a positive integer"],
+        ["ok", 1, 0, "batch must be a positive integer"],
+        ["ok", 1, Number.NaN, "batch must be a positive integer"]
+      ]
+      for (const [name, version, batch, reason] of cases) {
+        const projection = Projector.handler({
+          name,
+          ...(version === undefined ? {} : { version }),
+          codec: Tally.codec,
+          handle: (_event, envelope) => Ref.update(applied, (positions) => [...positions, envelope.position])
+        })
+        const failure = yield* Effect.flip(Projector.start(projection, batch === undefined ? {} : { batch }))
+        expect(failure._tag).toBe("InvalidProjection")
+        expect(failure.message).toContain(reason)
+      }
+    }).pipe(Effect.provide(layer)))
 })
