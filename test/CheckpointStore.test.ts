@@ -81,7 +81,7 @@ describe("Projector on the file checkpoint store", () => {
         const checkpointDirectory = path.join(directory, "checkpoints")
         const readModel = path.join(directory, "positions.txt")
         yield* fill(storeDirectory, 200)
-        const child = spawnScript("test/projector/projectChild.ts", [storeDirectory, checkpointDirectory, readModel, "1000"])
+        const child = spawnScript("test/projector/projectChild.ts", ["handler", storeDirectory, checkpointDirectory, readModel, "1000"])
         yield* Effect.promise(() => waitForOutput(child, "started"))
         const checkpoints = yield* checkpointsIn(checkpointDirectory)
         const refused = yield* Effect.flip(Effect.scoped(checkpoints.claim("positions@1")))
@@ -103,9 +103,11 @@ describe("Projector on the file checkpoint store", () => {
         yield* fill(storeDirectory, events)
         const lines = () => fs.existsSync(readModel) ? fs.readFileSync(readModel, "utf8").split("\n").filter((line) => line !== "") : []
         let kills = 0
+        // What each child printed, to tell a failure's story.
+        const outputs: Array<string> = []
         for (let round = 0; round < 4; round++) {
-          const child = spawnScript("test/projector/projectChild.ts", [storeDirectory, checkpointDirectory, readModel, "2"])
-          yield* Effect.promise(() => waitForOutput(child, "started"))
+          const child = spawnScript("test/projector/projectChild.ts", ["handler", storeDirectory, checkpointDirectory, readModel, "2"])
+          outputs.push(yield* Effect.promise(() => waitForOutput(child, "started")))
           const before = lines().length
           // Let it apply a few more events, at a moment that varies, then kill it.
           yield* Effect.sleep(`${30 + Math.floor(Math.random() * 120)} millis`)
@@ -113,13 +115,16 @@ describe("Projector on the file checkpoint store", () => {
           yield* Effect.promise(() => waitForExit(child))
           if (lines().length > before) kills++
         }
-        const last = spawnScript("test/projector/projectChild.ts", [storeDirectory, checkpointDirectory, readModel, "0"])
-        yield* Effect.promise(() => waitForOutput(last, "done"))
+        const last = spawnScript("test/projector/projectChild.ts", ["handler", storeDirectory, checkpointDirectory, readModel, "0"])
+        outputs.push(yield* Effect.promise(() => waitForOutput(last, "done")))
         expect(yield* Effect.promise(() => waitForExit(last))).toBe(0)
 
         const applied = lines().map(Number)
         const distinct = [...new Set(applied)].sort((a, b) => a - b)
-        expect(distinct).toEqual(Array.from({ length: events }, (_, index) => index + 1))
+        const saved = yield* checkpointsIn(checkpointDirectory).pipe(Effect.flatMap((checkpoints) => checkpoints.load("positions@1")))
+        expect(distinct, `children printed ${JSON.stringify(outputs)}; the checkpoint is ${JSON.stringify(saved)}`).toEqual(
+          Array.from({ length: events }, (_, index) => index + 1)
+        )
         // Every repeat is the event right before a restart: the one applied but not yet checkpointed.
         const repeats = applied.filter((position, index) => index > 0 && position <= (applied[index - 1] ?? 0))
         expect(repeats.length).toBeLessThanOrEqual(4)
@@ -130,4 +135,52 @@ describe("Projector on the file checkpoint store", () => {
         expect(kills).toBeGreaterThan(0)
       })
     ), 120_000)
+
+  it.live("a view killed mid-way and restarted, several times, applies every event exactly once", () =>
+    withDirectory((directory) =>
+      Effect.gen(function*() {
+        const events = 300
+        const storeDirectory = path.join(directory, "store")
+        const checkpointDirectory = path.join(directory, "checkpoints")
+        yield* fill(storeDirectory, events)
+        const args = ["view", storeDirectory, checkpointDirectory, "-", "0"]
+        const checkpoints = yield* checkpointsIn(checkpointDirectory)
+        let interrupted = 0
+        for (let round = 0; round < 4; round++) {
+          const child = spawnScript("test/projector/projectChild.ts", args)
+          yield* Effect.promise(() => waitForOutput(child, "started"))
+          yield* Effect.sleep(`${20 + Math.floor(Math.random() * 100)} millis`)
+          child.kill("SIGKILL")
+          yield* Effect.promise(() => waitForExit(child))
+          const saved = yield* checkpoints.load("totals@1")
+          // Whatever moment the kill hit, the saved state is exactly the events up to its checkpoint.
+          if (saved !== undefined) expect(saved.state).toEqual(saved.position === 0 ? {} : { "counter-a": saved.position })
+          if (saved !== undefined && saved.position < events) interrupted++
+        }
+        const last = spawnScript("test/projector/projectChild.ts", args)
+        const output = yield* Effect.promise(() => waitForOutput(last, "done"))
+        expect(output).toContain(`done {"counter-a":${events}}`)
+        expect(yield* Effect.promise(() => waitForExit(last))).toBe(0)
+        expect(interrupted).toBeGreaterThan(0)
+      })
+    ), 120_000)
+
+  it.live("two processes started at once on one projection: exactly one runs, the other is refused", () =>
+    withDirectory((directory) =>
+      Effect.gen(function*() {
+        const storeDirectory = path.join(directory, "store")
+        const checkpointDirectory = path.join(directory, "checkpoints")
+        yield* fill(storeDirectory, 10)
+        // Two store directories would be two stores: each child opens its own copy of the log.
+        fs.cpSync(storeDirectory, `${storeDirectory}-copy`, { recursive: true })
+        const readModel = path.join(directory, "positions.txt")
+        const children = [storeDirectory, `${storeDirectory}-copy`].map((store) =>
+          spawnScript("test/projector/projectChild.ts", ["handler", store, checkpointDirectory, readModel, "500"])
+        )
+        const outputs = yield* Effect.promise(() => Promise.all(children.map((child) => waitForOutput(child, "\n"))))
+        expect(outputs.map((output) => output.trim()).sort()).toEqual(["refused", "started"])
+        for (const child of children) child.kill("SIGKILL")
+        yield* Effect.promise(() => Promise.all(children.map(waitForExit)))
+      })
+    ), 60_000)
 })
