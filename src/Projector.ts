@@ -27,7 +27,7 @@
  *
  * @since 0.2.0
  */
-import { Clock, Data, Effect, Exit, Fiber, Option, Ref, Scope, Semaphore, Stream } from "effect"
+import { Cause, Clock, Data, Effect, Exit, Fiber, Option, Ref, Scope, Semaphore, Stream } from "effect"
 import * as Either from "fp-ts/lib/Either.js"
 import type { Checkpoint, CheckpointError, ProjectionAlreadyRunning } from "./CheckpointStore.js"
 import { CheckpointStore } from "./CheckpointStore.js"
@@ -388,18 +388,24 @@ const run = <S, E, R>(
 
     const fiber = yield* store.subscribe({ from, filter }).pipe(
       Stream.runForEachArray((page) => Effect.forEach(chunksOf(page, batch), applyBatch, { discard: true })),
-      Effect.catch((cause) =>
-        Effect.flatMap(failure(cause), (failed) => Effect.andThen(Ref.set(phase, { _tag: "failed", failure: failed }), Effect.fail(failed)))
+      // A throwing view or handler is a failure like any other, never a silent stall.
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.flatMap(failure(Cause.squash(cause)), (failed) =>
+            Effect.andThen(Ref.set(phase, { _tag: "failed", failure: failed }), Effect.fail(failed)))
       ),
       Effect.ensuring(Scope.close(claim, Exit.void)),
       Effect.forkScoped
     )
 
+    const markStopped = Ref.update(phase, (current): Phase => current._tag === "running" ? { _tag: "stopped" } : current)
+    // Closing the caller's scope stops the runner too (the fiber was forked into it).
+    yield* Effect.addFinalizer(() => markStopped)
+
     // Interrupting waits for the batch in flight: each one is applied and saved uninterruptibly.
-    const stop = Effect.andThen(
-      Ref.update(phase, (current): Phase => current._tag === "running" ? { _tag: "stopped" } : current),
-      Effect.andThen(Fiber.interrupt(fiber), Scope.close(claim, Exit.void))
-    )
+    // The claim is released here too, for a runner interrupted before it began.
+    const stop = Effect.andThen(markStopped, Effect.andThen(Fiber.interrupt(fiber), Scope.close(claim, Exit.void)))
 
     const awaitStop: Effect.Effect<void, ProjectionFailed> = Effect.andThen(
       Fiber.await(fiber),

@@ -272,4 +272,35 @@ describe("Projector", () => {
         expect(failure.message).toContain(reason)
       }
     }).pipe(Effect.provide(layer)))
+
+  it.live("a view or handler that throws stops the runner with a failure that names it, never a silent stall", () =>
+    Effect.gen(function*() {
+      yield* append("counter-a", Tally.added(1), Tally.added(2))
+      const throwing = Projector.view({
+        name: "throwing",
+        codec: Tally.codec,
+        view: {
+          ...Tally.totals,
+          evolve: (state, event, envelope) => {
+            if (envelope.position === 2) throw new Error("evolve has a bug")
+            return Tally.totals.evolve(state, event, envelope)
+          }
+        },
+        state: Tally.totalsCodec
+      })
+      const running = yield* Projector.start(throwing, { batch: 1 })
+      const failure = yield* Effect.flip(running.await)
+      expect(failure).toMatchObject({ _tag: "ProjectionFailed", key: "throwing@1", position: 1 })
+      expect(failure.message).toContain("evolve has a bug")
+      expect(yield* Effect.flip(running.waitFor(2))).toBe(failure)
+      expect(yield* running.state).toEqual({ "counter-a": 1 })
+    }).pipe(Effect.provide(layer)))
+
+  it.live("closing the scope stops the runner: its status says stopped, and the projection can start again", () =>
+    Effect.gen(function*() {
+      const applied = yield* Ref.make<ReadonlyArray<number>>([])
+      const running = yield* Effect.scoped(Projector.start(recording("scoped", applied)))
+      expect((yield* running.status).phase).toBe("stopped")
+      yield* Projector.start(recording("scoped", applied))
+    }).pipe(Effect.provide(layer)))
 })
