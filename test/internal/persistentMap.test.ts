@@ -40,7 +40,7 @@ describe("PersistentMap", () => {
   })
 
   it("answers undefined for a key it does not hold, also one whose hash it holds", () => {
-    const map = PersistentMap.from([["k32728", 1]])
+    const map = PersistentMap.from<string, number>([["k32728", 1]])
     expect(map.get("k261234")).toBeUndefined()
     expect(map.has("k261234")).toBe(false)
     expect(map.set("k261234", 2).get("k32728")).toBe(1)
