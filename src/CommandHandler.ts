@@ -73,6 +73,7 @@ export interface Options<C, S, E, R> {
   readonly category: string
   readonly retry?: Schedule.Schedule<unknown>
   readonly cachedStreams?: number
+  readonly traced?: boolean
 }
 
 /**
@@ -301,93 +302,99 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
     })
 
   /**
+   * Each command's outcome once its batch is appended (or needed no append), after
+   * remembering the stream's new state. Only a command recorded before this batch needs
+   * the store again: its events are read back.
+   */
+  const settle = (
+    store: Store,
+    streamId: string,
+    start: Cached<S>,
+    plan: CommandBatch.Plan<S, E, R>,
+    appended: AppendResult | undefined
+  ): Effect.Effect<ReadonlyArray<Outcome>> => {
+    const version = appended?.nextExpectedVersion ?? plan.version
+    for (const commandId of plan.commandIds) start.commandIds.add(commandId)
+    cache.offer(store, streamId, { version, state: plan.state, commandIds: start.commandIds })
+    // The append's position goes with every command whose events it carried.
+    const handled = (events: ReadonlyArray<E>, state: S, atVersion: number, alreadyHandled: boolean): Handled<S, E> =>
+      appended === undefined || events.length === 0
+        ? { streamId, events, state, version: atVersion, alreadyHandled }
+        : { streamId, events, state, version: atVersion, position: appended.position, alreadyHandled }
+    const outcomeOf = (verdict: Exclude<CommandBatch.Verdict<S, E, R>, { readonly _tag: "Recorded" }>): Outcome => {
+      switch (verdict._tag) {
+        case "Accepted":
+          return Exit.succeed(handled(verdict.events, verdict.state, verdict.version, false))
+        case "Rejected":
+          return Exit.fail(new Rejected({ streamId, rejection: verdict.rejection }))
+        case "EncodeFailed":
+          return Exit.fail(verdict.error)
+        case "Repeated":
+          return Exit.succeed(handled(verdict.events, plan.state, version, true))
+      }
+    }
+    const outcomes: Array<Outcome> = []
+    for (const verdict of plan.verdicts) {
+      if (verdict._tag === "Recorded") {
+        return Effect.forEach(plan.verdicts, (each) =>
+          each._tag === "Recorded"
+            ? Effect.exit(Effect.map(previousEvents(store, streamId, each.commandId), (events): Handled<S, E> => ({
+              streamId,
+              events,
+              state: plan.state,
+              version,
+              alreadyHandled: true
+            })))
+            : Effect.succeed(outcomeOf(each)))
+      }
+      outcomes.push(outcomeOf(verdict))
+    }
+    return Effect.succeed(outcomes)
+  }
+
+  /** When a batch fails as a whole (after any retries): the same failure for each command. */
+  const failBatch = (
+    store: Store,
+    streamId: string,
+    requests: ReadonlyArray<CommandBatch.Request<C>>,
+    error: LoadError | AppendError
+  ): Effect.Effect<ReadonlyArray<Outcome>> =>
+    // Refused as a whole (a malformed event, an id recorded elsewhere): one command at a
+    // time instead, so the fault stays with the command that has it.
+    requests.length > 1 && (error._tag === "InvalidAppend" || error._tag === "EventIdConflict")
+      ? Effect.map(Effect.forEach(requests, (request) => runBatch(store, streamId, [request])), (outcomes) => outcomes.flat())
+      : Effect.succeed(requests.map(() => Exit.fail(error)))
+
+  /**
    * Decides the batch against the cached state (or the stream read whole) and appends it.
    * A conflict reads what was missed and decides again, under `retry`. The schedule sees
    * the first conflict as its first failure, so `Schedule.recurs(n)` means n retries.
    */
-  const decideAndAppend = (store: Store, streamId: string, requests: ReadonlyArray<CommandBatch.Request<C>>) => {
-    let start: Cached<S> | undefined = cache.get(store, streamId)
-    const attempt = (from: Cached<S>) => {
-      start = from
-      const plan = CommandBatch.decide(decider, codec, from, requests)
-      if (plan.events.length === 0) return Effect.succeed({ plan, appended: undefined })
-      return Effect.map(store.append(streamId, plan.events, from.version), (appended: AppendResult | undefined) => ({ plan, appended }))
+  const runBatch = (store: Store, streamId: string, requests: ReadonlyArray<CommandBatch.Request<C>>): Effect.Effect<ReadonlyArray<Outcome>> => {
+    let latest: Cached<S> | undefined = cache.get(store, streamId)
+    const attempt = (start: Cached<S>) => {
+      latest = start
+      const plan = CommandBatch.decide(decider, codec, start, requests)
+      if (plan.events.length === 0) return settle(store, streamId, start, plan, undefined)
+      return Effect.flatMap(store.append(streamId, plan.events, start.version), (appended) => settle(store, streamId, start, plan, appended))
     }
-    const first = start === undefined ? Effect.flatMap(readOnto(store, streamId, undefined), attempt) : attempt(start)
-    return Effect.catchTag(first, "WrongExpectedVersion", (conflict) => {
+    const retried = (conflict: WrongExpectedVersion) => {
       let replayed = false
       const again = Effect.suspend(() => {
         if (!replayed) {
           replayed = true
           return Effect.fail(conflict)
         }
-        return Effect.flatMap(readOnto(store, streamId, start), attempt)
+        return Effect.flatMap(readOnto(store, streamId, latest), attempt)
       })
-      return Effect.retry(again, { schedule: retry, while: (error) => error instanceof WrongExpectedVersion })
-    })
-  }
-
-  /** Each command's outcome, once its batch is appended (or needed no append). */
-  const outcomesOf = (
-    store: Store,
-    streamId: string,
-    plan: CommandBatch.Plan<S, E, R>,
-    appended: AppendResult | undefined
-  ): Effect.Effect<ReadonlyArray<Outcome>> => {
-    const version = appended?.nextExpectedVersion ?? plan.version
-    const position = appended === undefined ? {} : { position: appended.position }
-    const alreadyHandled = (events: ReadonlyArray<E>, at: { readonly position?: Position }): Handled<S, E> => ({
-      streamId,
-      events,
-      state: plan.state,
-      version,
-      ...at,
-      alreadyHandled: true
-    })
-    const outcomeOf = (verdict: CommandBatch.Verdict<S, E, R>): Effect.Effect<Outcome> => {
-      switch (verdict._tag) {
-        case "Accepted":
-          return Effect.succeed(Exit.succeed({
-            streamId,
-            events: verdict.events,
-            state: verdict.state,
-            version: verdict.version,
-            ...(verdict.events.length === 0 ? {} : position),
-            alreadyHandled: false
-          }))
-        case "Rejected":
-          return Effect.succeed(Exit.fail(new Rejected({ streamId, rejection: verdict.rejection })))
-        case "EncodeFailed":
-          return Effect.succeed(Exit.fail(verdict.error))
-        case "Repeated": {
-          const earlier = verdict.earlier === undefined ? undefined : plan.verdicts[verdict.earlier]
-          if (earlier?._tag === "Accepted") return Effect.succeed(Exit.succeed(alreadyHandled(earlier.events, position)))
-          // Recorded before this batch: its events are read back from the stream.
-          return Effect.exit(Effect.map(previousEvents(store, streamId, verdict.commandId), (events) => alreadyHandled(events, {})))
-        }
-      }
+      return Effect.retry(again, { schedule: retry, while: (error) => error._tag === "WrongExpectedVersion" })
     }
-    return Effect.all(plan.verdicts.map(outcomeOf))
+    const first = latest === undefined ? Effect.flatMap(readOnto(store, streamId, undefined), attempt) : attempt(latest)
+    return Effect.catch(first, (error) =>
+      error._tag === "WrongExpectedVersion"
+        ? Effect.catch(retried(error), (final) => failBatch(store, streamId, requests, final))
+        : failBatch(store, streamId, requests, error))
   }
-
-  const runBatch = (store: Store, streamId: string, requests: ReadonlyArray<CommandBatch.Request<C>>): Effect.Effect<ReadonlyArray<Outcome>> =>
-    decideAndAppend(store, streamId, requests).pipe(
-      Effect.flatMap(({ plan, appended }) => {
-        const version = appended?.nextExpectedVersion ?? plan.version
-        const start = cache.get(store, streamId)
-        const commandIds = start?.commandIds ?? new Set<string>()
-        for (const commandId of plan.commandIds) commandIds.add(commandId)
-        cache.offer(store, streamId, { version, state: plan.state, commandIds })
-        return outcomesOf(store, streamId, plan, appended)
-      }),
-      Effect.catch((error): Effect.Effect<ReadonlyArray<Outcome>> =>
-        // The store refused the batch as a whole (a malformed event, an id recorded
-        // elsewhere): one command at a time, the fault stays with the command that has it.
-        requests.length > 1 && (error._tag === "InvalidAppend" || error._tag === "EventIdConflict")
-          ? Effect.map(Effect.forEach(requests, (request) => runBatch(store, streamId, [request])), (outcomes) => outcomes.flat())
-          : Effect.succeed(requests.map(() => Exit.fail(error)))
-      )
-    )
 
   const lanes = StreamLanes.make<Store, CommandBatch.Request<C>, Handled<S, E>, HandleError<R>>({ maxBatch, run: runBatch })
 
@@ -402,11 +409,13 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
       })
     })
 
-  // A span per command, without Effect.fn's call-site capture: that capture alone cost a
-  // third of a command's time on the memory store.
-  const handle = (id: string, command: C, commandOptions: CommandOptions = {}) =>
-    EventStore.use((store) => lanes.submit(store, streamIdOf(id), { command, options: commandOptions })).pipe(
-      Effect.withSpan("CommandHandler.handle", { attributes: { category: options.category, id } })
+  const submit = (id: string, command: C, commandOptions: CommandOptions = {}) =>
+    EventStore.use((store) => lanes.submit(store, streamIdOf(id), { command, options: commandOptions }))
+  // A span per command, without a captured stack trace (Effect.fn's call site, or
+  // withSpan's own): capturing one cost a third of a command's time on the memory store.
+  const handle = options.traced === false ? submit : (id: string, command: C, commandOptions: CommandOptions = {}) =>
+    submit(id, command, commandOptions).pipe(
+      Effect.withSpan("CommandHandler.handle", { attributes: { category: options.category, id } }, { captureStackTrace: false })
     )
 
   return { streamIdOf, load, handle }

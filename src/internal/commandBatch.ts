@@ -34,14 +34,15 @@ export interface Start<S> {
  * What became of one command of the batch.
  *
  * - `Accepted`: its events (maybe none) and the stream's state and version right after them.
- * - `Repeated`: its command id was recorded already — by an earlier command of this batch
- *   (`earlier`, an index) or before the batch started (`earlier` undefined).
+ * - `Repeated`: its command id is that of an earlier command of this batch, which appended `events`.
+ * - `Recorded`: its command id was recorded in the stream before the batch started.
  */
 export type Verdict<S, E, R> =
   | { readonly _tag: "Accepted"; readonly events: ReadonlyArray<E>; readonly state: S; readonly version: number }
   | { readonly _tag: "Rejected"; readonly rejection: R }
   | { readonly _tag: "EncodeFailed"; readonly error: EncodeFailed }
-  | { readonly _tag: "Repeated"; readonly commandId: string; readonly earlier: number | undefined }
+  | { readonly _tag: "Repeated"; readonly events: ReadonlyArray<E> }
+  | { readonly _tag: "Recorded"; readonly commandId: string }
 
 export interface Plan<S, E, R> {
   readonly verdicts: ReadonlyArray<Verdict<S, E, R>>
@@ -54,8 +55,13 @@ export interface Plan<S, E, R> {
   readonly commandIds: ReadonlyArray<string>
 }
 
+const noMetadata: Metadata = {}
+
 const metadataFor = (options: CommandOptions): Metadata => {
   const { commandId, metadata } = options
+  if (commandId === undefined && metadata === undefined && options.correlationId === undefined && options.causationId === undefined) {
+    return noMetadata
+  }
   const correlationId = options.correlationId ?? commandId
   const causationId = options.causationId ?? commandId
   return {
@@ -75,18 +81,20 @@ const encodeOnto = <E>(
 ): EncodeFailed | undefined => {
   const metadata = metadataFor(options)
   const { commandId } = options
-  const encoded: Array<NewEvent> = []
+  const before = into.length
   for (const [index, event] of events.entries()) {
     const result = codec.encode(event)
-    if (Either.isLeft(result)) return result.left
+    if (Either.isLeft(result)) {
+      into.length = before
+      return result.left
+    }
     const { type, data, schemaVersion } = result.right
-    encoded.push(
+    into.push(
       commandId === undefined
         ? { type, data, schemaVersion, metadata }
         : { type, data, schemaVersion, metadata, eventId: eventIdFor(commandId, index) }
     )
   }
-  into.push(...encoded)
   return undefined
 }
 
@@ -100,12 +108,18 @@ export const decide = <C, S, E, R>(
   const verdicts: Array<Verdict<S, E, R>> = []
   const events: Array<NewEvent> = []
   const commandIds: Array<string> = []
-  const recordedHere = new Map<string, number>()
+  // The events of the commands accepted earlier in this batch, by command id.
+  let recordedHere: Map<string, ReadonlyArray<E>> | undefined
   let { state, version } = start
-  for (const [index, { command, options }] of requests.entries()) {
+  for (const { command, options } of requests) {
     const { commandId } = options
-    if (commandId !== undefined && (start.commandIds.has(commandId) || recordedHere.has(commandId))) {
-      verdicts.push({ _tag: "Repeated", commandId, earlier: recordedHere.get(commandId) })
+    if (commandId !== undefined && start.commandIds.has(commandId)) {
+      verdicts.push({ _tag: "Recorded", commandId })
+      continue
+    }
+    const earlier = commandId === undefined ? undefined : recordedHere?.get(commandId)
+    if (earlier !== undefined) {
+      verdicts.push({ _tag: "Repeated", events: earlier })
       continue
     }
     const decision = decider.decide(command, state)
@@ -122,7 +136,8 @@ export const decide = <C, S, E, R>(
     for (const event of decided) state = decider.evolve(state, event)
     version += decided.length
     if (commandId !== undefined && decided.length > 0) {
-      recordedHere.set(commandId, index)
+      recordedHere ??= new Map()
+      recordedHere.set(commandId, decided)
       commandIds.push(commandId)
     }
     verdicts.push({ _tag: "Accepted", events: decided, state, version })

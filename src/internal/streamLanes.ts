@@ -7,9 +7,10 @@
  * the lane. So a lone request pays nothing for the queue, and a burst on one stream costs
  * one batch per round trip instead of one conflict per request.
  *
- * Batches run uninterruptibly: an append in flight cannot be taken back, and the requests
- * of other callers ride in it. A caller interrupted while its request is still waiting
- * withdraws the request; once its batch has started, the request runs to the end.
+ * The detached fiber's batches run uninterruptibly: the requests of several callers ride
+ * in them, and an append in flight cannot be taken back. A caller interrupted while its
+ * request is still waiting withdraws the request; once its batch has started, the request
+ * runs to the end.
  */
 import { Deferred, Effect, Exit } from "effect"
 
@@ -41,12 +42,19 @@ export const make = <Store extends object, Request, A, E>(options: {
   readonly run: RunBatch<Store, Request, A, E>
 }) => {
   const byStore = new WeakMap<Store, Map<string, Lane<Request, A, E>>>()
+  // Almost every call is for the store of the call before: that one is found without the
+  // WeakMap lookup. Held weakly, so a closed store can still be collected.
+  let last: { readonly store: WeakRef<Store>; readonly map: WeakRef<Map<string, Lane<Request, A, E>>> } | undefined
   const lanesOf = (store: Store) => {
-    const existing = byStore.get(store)
-    if (existing !== undefined) return existing
-    const created = new Map<string, Lane<Request, A, E>>()
-    byStore.set(store, created)
-    return created
+    const lastMap = last?.store.deref() === store ? last.map.deref() : undefined
+    if (lastMap !== undefined) return lastMap
+    let map = byStore.get(store)
+    if (map === undefined) {
+      map = new Map<string, Lane<Request, A, E>>()
+      byStore.set(store, map)
+    }
+    last = { store: new WeakRef(store), map: new WeakRef(map) }
+    return map
   }
 
   // A defect in a batch (a decider that throws) is every request's outcome, not a hang.
@@ -78,21 +86,33 @@ export const make = <Store extends object, Request, A, E>(options: {
       }))
   }
 
-  /** Runs `request` in its stream's lane and returns its own outcome. */
+  /**
+   * Hands the lane to a detached fiber when requests queued behind the batch that just
+   * ended, or removes it.
+   */
+  const release = (store: Store, streamId: string, lanes: Map<string, Lane<Request, A, E>>, lane: Lane<Request, A, E>): Effect.Effect<void> => {
+    if (lane.waiting.length === 0) {
+      lanes.delete(streamId)
+      return Effect.void
+    }
+    return Effect.asVoid(Effect.forkDetach(drain(store, streamId, lanes, lane), { uninterruptible: true }))
+  }
+
+  /**
+   * Runs `request` in its stream's lane and returns its own outcome. A request that finds
+   * its stream idle runs alone in the caller's fiber, as an ordinary interruptible effect
+   * whose failures and defects are its own.
+   */
   const submit = (store: Store, streamId: string, request: Request): Effect.Effect<A, E> => {
     const lanes = lanesOf(store)
     const busy = lanes.get(streamId)
     if (busy !== undefined) return wait(busy, request)
     const lane: Lane<Request, A, E> = { waiting: [] }
     lanes.set(streamId, lane)
-    return Effect.flatMap(Effect.uninterruptible(runSafely(store, streamId, [request])), (outcomes) => {
-      const own = outcomes[0] ?? missingOutcome
-      if (lane.waiting.length === 0) {
-        lanes.delete(streamId)
-        return own
-      }
-      return Effect.andThen(Effect.forkDetach(drain(store, streamId, lanes, lane), { uninterruptible: true }), own)
-    })
+    return options.run(store, streamId, [request]).pipe(
+      Effect.flatMap((outcomes) => outcomes[0] ?? missingOutcome),
+      Effect.onExit(() => release(store, streamId, lanes, lane))
+    )
   }
 
   return { submit }
