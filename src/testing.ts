@@ -2,8 +2,7 @@
  * `es-kernel/testing`: what users import to test their own deciders, codecs and stores.
  *
  * - `DeciderSpec`: given / when / then specifications with readable failures.
- * - `DeciderLaws`: fast-check laws (replay determinism, purity, terminal states, optional
- *   idempotency, laws of your own), failing loudly when a law was checked vacuously.
+ * - `DeciderLaws`: fast-check laws (replay determinism, purity, terminal states).
  * - `CodecLaws`: fast-check laws for event codecs and their upcasters.
  *
  * @since 0.1.0
