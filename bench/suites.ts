@@ -88,13 +88,14 @@ export const suites: { readonly [name: string]: Suite } = {
       "es-kernel's CommandHandler on the memory layer vs Emmett's DeciderCommandHandler on its in-memory store, " +
       "same bank decider (examples/bank/Account.ts)",
     targets: async () => {
-      const { eskernelHandler } = await import("./targets/eskernel-handler.js")
+      const { eskernelHandler, eskernelHandlerUntraced } = await import("./targets/eskernel-handler.js")
       const { emmettHandler } = await import("./targets/emmett-handler.js")
-      return [eskernelHandler, emmettHandler]
+      return [eskernelHandler, emmettHandler, eskernelHandlerUntraced]
     },
     workloads: ["W6", "W7", "W8"],
     notes: [
       "Rates are commands/s (each command appends one event).",
+      "W6 runs es-kernel twice: by default (a tracing span per command) and with traced: false (none, like Emmett); the ratio is the default's.",
       "W7: Emmett with its own version-conflict retry (retry: { onVersionConflict: true }); with its default (none) 1 of 1,000 succeeds.",
       "W8: Emmett has no many() combinator (dash)."
     ],
