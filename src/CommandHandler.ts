@@ -64,6 +64,9 @@ export interface Codec<E> {
  *   cached version without reading at all, so a handler's cost per command stays flat as
  *   streams get long. The cache is per store: one handler used with two stores never
  *   mixes them up. Without a cached state, a command reads the whole stream first.
+ * - `traced`: wrap every command in a tracing span `CommandHandler.handle` with its
+ *   category and id (default `true`). On the memory store the span is about a quarter of
+ *   a command's time; next to a durable append it does not show.
  *
  * @since 0.1.0
  */
@@ -234,6 +237,68 @@ interface Folded<S> extends Cached<S> {
   readonly skipped: ReadonlyArray<Skipped>
 }
 
+/** Reads the events after `from` (all of them without it, or up to `upTo`) and folds them onto it. */
+const readOnto = <C, S, E, R>(
+  decider: Decider<C, S, E, R>,
+  codec: Codec<E>,
+  store: Store,
+  streamId: string,
+  from: Cached<S> | undefined,
+  upTo: LoadOptions = {}
+): Effect.Effect<Folded<S>, LoadError> =>
+  Effect.suspend(() => {
+    let state = from?.state ?? decider.initialState
+    let version = from?.version ?? 0
+    const commandIds = from?.commandIds ?? new Set<string>()
+    const skipped: Array<Skipped> = []
+    const apply = (recorded: RecordedEvent): DecodeError | undefined => {
+      const decoded = codec.decode(recorded)
+      if (Either.isLeft(decoded)) return decoded.left
+      version = recorded.version
+      const event = decoded.right
+      if (isSkipped(event)) {
+        skipped.push(event)
+        return undefined
+      }
+      const recordedCommand = recorded.metadata.commandId
+      if (typeof recordedCommand === "string") commandIds.add(recordedCommand)
+      state = decider.evolve(state, event)
+      return undefined
+    }
+    const { at } = upTo
+    const events = store.readStream(streamId, upTo.version !== undefined ? { to: upTo.version } : from === undefined ? {} : { from: from.version + 1 })
+    return (at === undefined ? events : Stream.takeWhile(events, (recorded) => recorded.recordedAt <= at)).pipe(
+      Stream.runForEachArray((chunk) => {
+        for (const recorded of chunk) {
+          const failure = apply(recorded)
+          if (failure !== undefined) return Effect.fail(failure)
+        }
+        return Effect.void
+      }),
+      Effect.map((): Folded<S> => ({ version, state, commandIds, skipped }))
+    )
+  })
+
+/** The events an earlier run of `commandId` appended (their ids follow from the command id). */
+const previousEvents = <E>(codec: Codec<E>, store: Store, streamId: string, commandId: string): Effect.Effect<ReadonlyArray<E>, LoadError> =>
+  Effect.suspend(() => {
+    const previous: Array<E> = []
+    let nextId = eventIdFor(commandId, 0)
+    return store.readStream(streamId).pipe(
+      Stream.runForEachArray((chunk) => {
+        for (const recorded of chunk) {
+          if (recorded.eventId !== nextId) continue
+          const decoded = codec.decode(recorded)
+          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+          if (!isSkipped(decoded.right)) previous.push(decoded.right)
+          nextId = eventIdFor(commandId, previous.length)
+        }
+        return Effect.void
+      }),
+      Effect.as(previous)
+    )
+  })
+
 /**
  * Binds a decider to a codec and a stream category.
  *
@@ -245,61 +310,6 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
   const streamIdOf = (id: string): string => `${options.category}-${id}`
   const cache = StateCache.make<S>(options.cachedStreams ?? 10_000)
   type Outcome = Exit.Exit<Handled<S, E>, HandleError<R>>
-
-  /** Reads the events after `from` (all of them without it, or up to `upTo`) and folds them onto it. */
-  const readOnto = (store: Store, streamId: string, from: Cached<S> | undefined, upTo: LoadOptions = {}) =>
-    Effect.suspend(() => {
-      let state = from?.state ?? decider.initialState
-      let version = from?.version ?? 0
-      const commandIds = from?.commandIds ?? new Set<string>()
-      const skipped: Array<Skipped> = []
-      const apply = (recorded: RecordedEvent): DecodeError | undefined => {
-        const decoded = codec.decode(recorded)
-        if (Either.isLeft(decoded)) return decoded.left
-        version = recorded.version
-        const event = decoded.right
-        if (isSkipped(event)) {
-          skipped.push(event)
-          return undefined
-        }
-        const recordedCommand = recorded.metadata.commandId
-        if (typeof recordedCommand === "string") commandIds.add(recordedCommand)
-        state = decider.evolve(state, event)
-        return undefined
-      }
-      const { at } = upTo
-      const events = store.readStream(streamId, upTo.version !== undefined ? { to: upTo.version } : from === undefined ? {} : { from: from.version + 1 })
-      return (at === undefined ? events : Stream.takeWhile(events, (recorded) => recorded.recordedAt <= at)).pipe(
-        Stream.runForEachArray((chunk) => {
-          for (const recorded of chunk) {
-            const failure = apply(recorded)
-            if (failure !== undefined) return Effect.fail(failure)
-          }
-          return Effect.void
-        }),
-        Effect.map((): Folded<S> => ({ version, state, commandIds, skipped }))
-      )
-    })
-
-  /** The events an earlier run of `commandId` appended (their ids follow from the command id). */
-  const previousEvents = (store: Store, streamId: string, commandId: string) =>
-    Effect.suspend(() => {
-      const previous: Array<E> = []
-      let nextId = eventIdFor(commandId, 0)
-      return store.readStream(streamId).pipe(
-        Stream.runForEachArray((chunk) => {
-          for (const recorded of chunk) {
-            if (recorded.eventId !== nextId) continue
-            const decoded = codec.decode(recorded)
-            if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-            if (!isSkipped(decoded.right)) previous.push(decoded.right)
-            nextId = eventIdFor(commandId, previous.length)
-          }
-          return Effect.void
-        }),
-        Effect.as(previous)
-      )
-    })
 
   /**
    * Each command's outcome once its batch is appended (or needed no append), after
@@ -338,7 +348,7 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
       if (verdict._tag === "Recorded") {
         return Effect.forEach(plan.verdicts, (each) =>
           each._tag === "Recorded"
-            ? Effect.exit(Effect.map(previousEvents(store, streamId, each.commandId), (events): Handled<S, E> => ({
+            ? Effect.exit(Effect.map(previousEvents(codec, store, streamId, each.commandId), (events): Handled<S, E> => ({
               streamId,
               events,
               state: plan.state,
@@ -385,11 +395,11 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
           replayed = true
           return Effect.fail(conflict)
         }
-        return Effect.flatMap(readOnto(store, streamId, latest), attempt)
+        return Effect.flatMap(readOnto(decider, codec, store, streamId, latest), attempt)
       })
       return Effect.retry(again, { schedule: retry, while: (error) => error._tag === "WrongExpectedVersion" })
     }
-    const first = latest === undefined ? Effect.flatMap(readOnto(store, streamId, undefined), attempt) : attempt(latest)
+    const first = latest === undefined ? Effect.flatMap(readOnto(decider, codec, store, streamId, undefined), attempt) : attempt(latest)
     return Effect.catch(first, (error) =>
       error._tag === "WrongExpectedVersion"
         ? Effect.catch(retried(error), (final) => failBatch(store, streamId, requests, final))
@@ -402,10 +412,10 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
     EventStore.use((store) => {
       const streamId = streamIdOf(id)
       const timeTravel = upTo.at !== undefined || upTo.version !== undefined
-      const read = readOnto(store, streamId, timeTravel ? undefined : cache.get(store, streamId), upTo)
-      return Effect.map(read, (folded): Loaded<S> => {
-        if (!timeTravel) cache.offer(store, streamId, folded)
-        return { streamId, state: folded.state, version: folded.version, skipped: folded.skipped }
+      const read = readOnto(decider, codec, store, streamId, timeTravel ? undefined : cache.get(store, streamId), upTo)
+      return Effect.map(read, ({ state, version, commandIds, skipped }): Loaded<S> => {
+        if (!timeTravel) cache.offer(store, streamId, { state, version, commandIds })
+        return { streamId, state, version, skipped }
       })
     })
 
