@@ -30,7 +30,7 @@ import type { Decider } from "./Decider.js"
 import type { DecodeError, EncodedEvent, EncodeFailed, Skipped, StoredEvent } from "./EventCodec.js"
 import { isSkipped } from "./EventCodec.js"
 import type { AppendError, AppendResult, Json, Position, ReadError, RecordedEvent } from "./EventStore.js"
-import { EventStore, WrongExpectedVersion } from "./EventStore.js"
+import { EventStore } from "./EventStore.js"
 import * as CommandBatch from "./internal/commandBatch.js"
 import type { Cached } from "./internal/stateCache.js"
 import * as StateCache from "./internal/stateCache.js"
@@ -388,22 +388,21 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
       if (plan.events.length === 0) return settle(store, streamId, start, plan, undefined)
       return Effect.flatMap(store.append(streamId, plan.events, start.version), (appended) => settle(store, streamId, start, plan, appended))
     }
-    const retried = (conflict: WrongExpectedVersion) => {
+    const first = latest === undefined ? Effect.flatMap(readOnto(decider, codec, store, streamId, undefined), attempt) : attempt(latest)
+    return Effect.catch(first, (error) => {
+      if (error._tag !== "WrongExpectedVersion") return failBatch(store, streamId, requests, error)
       let replayed = false
       const again = Effect.suspend(() => {
         if (!replayed) {
           replayed = true
-          return Effect.fail(conflict)
+          return Effect.fail(error)
         }
         return Effect.flatMap(readOnto(decider, codec, store, streamId, latest), attempt)
       })
-      return Effect.retry(again, { schedule: retry, while: (error) => error._tag === "WrongExpectedVersion" })
-    }
-    const first = latest === undefined ? Effect.flatMap(readOnto(decider, codec, store, streamId, undefined), attempt) : attempt(latest)
-    return Effect.catch(first, (error) =>
-      error._tag === "WrongExpectedVersion"
-        ? Effect.catch(retried(error), (final) => failBatch(store, streamId, requests, final))
-        : failBatch(store, streamId, requests, error))
+      return Effect.retry(again, { schedule: retry, while: (failure) => failure._tag === "WrongExpectedVersion" }).pipe(
+        Effect.catch((final) => failBatch(store, streamId, requests, final))
+      )
+    })
   }
 
   const lanes = StreamLanes.make<Store, CommandBatch.Request<C>, Handled<S, E>, HandleError<R>>({ maxBatch, run: runBatch })
