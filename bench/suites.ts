@@ -88,14 +88,14 @@ export const suites: { readonly [name: string]: Suite } = {
       "es-kernel's CommandHandler on the memory layer vs Emmett's DeciderCommandHandler on its in-memory store, " +
       "same bank decider (examples/bank/Account.ts)",
     targets: async () => {
-      const { eskernelHandler, eskernelHandlerUntraced } = await import("./targets/eskernel-handler.js")
+      const { eskernelHandler, eskernelHandlerTraced } = await import("./targets/eskernel-handler.js")
       const { emmettHandler } = await import("./targets/emmett-handler.js")
-      return [eskernelHandler, emmettHandler, eskernelHandlerUntraced]
+      return [eskernelHandler, emmettHandler, eskernelHandlerTraced]
     },
     workloads: ["W6", "W7", "W8"],
     notes: [
       "Rates are commands/s (each command appends one event).",
-      "W6 runs es-kernel twice: by default (a tracing span per command) and with traced: false (none, like Emmett); the ratio is the default's.",
+      "W6 runs es-kernel twice: as it is (no tracing backend, so no spans, like Emmett) and with a tracer installed (a span per command); the ratio is the first's.",
       "W7: Emmett with its own version-conflict retry (retry: { onVersionConflict: true }); with its default (none) 1 of 1,000 succeeds.",
       "W8: Emmett has no many() combinator (dash)."
     ],

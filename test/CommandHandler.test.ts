@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Ref, Schedule, Stream } from "effect"
+import { Cause, Effect, Exit, Layer, Ref, Schedule, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Either from "fp-ts/lib/Either.js"
 import * as t from "io-ts"
@@ -329,6 +329,25 @@ describe("CommandHandler", () => {
         expect((yield* handler.load("x").pipe(Effect.provideContext(second))).state).toMatchObject({ owner: "Two", balance: 2 })
       }
     }))
+
+  it.effect("traces each command when a tracing backend is installed, and not with traced: false", () =>
+    Effect.gen(function*() {
+      const spans: Array<{ readonly name: string; readonly attributes: ReadonlyMap<string, unknown> }> = []
+      const recording = Tracer.make({
+        span(options) {
+          const span = Tracer.nativeTracer.span(options)
+          spans.push({ name: span.name, attributes: span.attributes })
+          return span
+        }
+      })
+      const untraced = CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "account", traced: false })
+      yield* accounts.handle("traced", open).pipe(Effect.withTracer(recording))
+      yield* untraced.handle("traced", { type: "Deposit", amount: 1 }).pipe(Effect.withTracer(recording))
+      yield* accounts.handle("traced", { type: "Deposit", amount: 2 })
+      expect(spans.map((span) => span.name)).toEqual(["CommandHandler.handle"])
+      expect(Object.fromEntries(spans[0]?.attributes ?? [])).toEqual({ category: "account", id: "traced" })
+      expect((yield* accounts.load("traced")).version).toBe(3)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
 
   it("derives stable, distinct, UUID-shaped event ids from a command id", () => {
     const id = CommandHandler.eventIdFor("cmd", 0)

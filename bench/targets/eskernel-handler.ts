@@ -7,15 +7,14 @@
  * (untimed) load what they made and return the total balance for the harness to check.
  * The commands are built before the clock starts.
  *
- * - W6: one `handle` after another over 1,000 accounts; on memory also with `traced: false`
- *   (no span per command), the same work as Emmett's handler.
+ * - W6: one `handle` after another over 1,000 accounts; on memory also with a tracing
+ *   backend installed, where each command gets a span.
  * - W7: 1,000 deposits to one account, all in flight at once (`Effect.forEach`, unbounded
  *   concurrency), default retry.
  * - W8: `Decider.many(Account.decider)` over one stream, each command opening a new
  *   account, 100 in flight, window by window.
  */
-import { Effect } from "effect"
-import type * as Account from "../../examples/bank/Account.js"
+import { Effect, Tracer } from "effect"
 import { codec, decider } from "../../examples/bank/Account.js"
 import type { Command } from "../../examples/bank/Account.js"
 import * as CommandHandler from "../../src/CommandHandler.js"
@@ -29,14 +28,15 @@ import type { Runners, Target } from "../workloads.js"
 import { freshDirectory, removeDirectory } from "./eskernel-file.js"
 
 const handler = CommandHandler.make({ decider, codec, category: "account" })
-// W6 again without the per-command span: the same work as Emmett's handler, which traces nothing.
-const untracedHandler = CommandHandler.make({ decider, codec, category: "account", traced: false })
+// W6 again with a tracing backend installed, so that every command gets its span: a
+// backend that keeps Effect's in-memory spans and exports nothing (the cheapest there is).
+const keepingSpans = Tracer.make({ span: (options) => Tracer.nativeTracer.span(options) })
 const fleetDecider = Decider.many(decider)
 const fleet = CommandHandler.make({ decider: fleetDecider, codec: EventCodec.addressed(codec), category: "branch" })
 
 type Run = <A>(program: Effect.Effect<A, unknown, EventStore>) => Promise<A>
 
-const runCommands = (run: Run, handler: CommandHandler.CommandHandler<Command, Account.State, Account.Event, Account.Rejection>): NonNullable<Runners["commands"]> =>
+const runCommands = (run: Run): NonNullable<Runners["commands"]> =>
   (spec) => {
     const ids = Array.from({ length: spec.accounts }, (_, i) => accountId(i))
     const commands = bankCommands(spec).map((c): { readonly id: string; readonly command: Command } => ({
@@ -58,7 +58,7 @@ const runCommands = (run: Run, handler: CommandHandler.CommandHandler<Command, A
   }
 
 const runners = (run: Run): Runners => ({
-  commands: runCommands(run, handler),
+  commands: runCommands(run),
 
   hotStream: (spec) => {
     const commands = Array.from({ length: spec.commands }, (_, i): Command => ({ type: "Deposit", amount: hotDeposit(i), description: "bench" }))
@@ -97,10 +97,10 @@ export const eskernelHandler: Target = {
   runners: runners((program) => Effect.runPromise(program.pipe(Effect.provide(memoryLayer))))
 }
 
-export const eskernelHandlerUntraced: Target = {
-  name: "es-kernel handler, traced: false",
+export const eskernelHandlerTraced: Target = {
+  name: "es-kernel handler, tracer installed",
   role: "subject",
-  runners: { commands: runCommands((program) => Effect.runPromise(program.pipe(Effect.provide(memoryLayer))), untracedHandler) }
+  runners: { commands: runCommands((program) => Effect.runPromise(program.pipe(Effect.withTracer(keepingSpans), Effect.provide(memoryLayer)))) }
 }
 
 export const eskernelHandlerFile: Target = {
