@@ -300,6 +300,31 @@ const previousEvents = <E>(codec: Codec<E>, store: Store, streamId: string, comm
     )
   })
 
+/** A command's outcome from its verdict, once its batch is appended (`appended`) or needed no append. */
+const outcomeOfVerdict = <S, E, R>(
+  streamId: string,
+  plan: CommandBatch.Plan<S, E, R>,
+  version: number,
+  appended: AppendResult | undefined,
+  verdict: Exclude<CommandBatch.Verdict<S, E, R>, { readonly _tag: "Recorded" }>
+): Exit.Exit<Handled<S, E>, Rejected<R> | EncodeFailed> => {
+  // The append's position goes with every command whose events it carried.
+  const handled = (events: ReadonlyArray<E>, state: S, atVersion: number, alreadyHandled: boolean): Handled<S, E> =>
+    appended === undefined || events.length === 0
+      ? { streamId, events, state, version: atVersion, alreadyHandled }
+      : { streamId, events, state, version: atVersion, position: appended.position, alreadyHandled }
+  switch (verdict._tag) {
+    case "Accepted":
+      return Exit.succeed(handled(verdict.events, verdict.state, verdict.version, false))
+    case "Rejected":
+      return Exit.fail(new Rejected({ streamId, rejection: verdict.rejection }))
+    case "EncodeFailed":
+      return Exit.fail(verdict.error)
+    case "Repeated":
+      return Exit.succeed(handled(verdict.events, plan.state, version, true))
+  }
+}
+
 /**
  * Binds a decider to a codec and a stream category.
  *
@@ -327,23 +352,8 @@ export const make = <C, S, E, R>(options: Options<C, S, E, R>): CommandHandler<C
     const version = appended?.nextExpectedVersion ?? plan.version
     for (const commandId of plan.commandIds) start.commandIds.add(commandId)
     cache.offer(store, streamId, { version, state: plan.state, commandIds: start.commandIds })
-    // The append's position goes with every command whose events it carried.
-    const handled = (events: ReadonlyArray<E>, state: S, atVersion: number, alreadyHandled: boolean): Handled<S, E> =>
-      appended === undefined || events.length === 0
-        ? { streamId, events, state, version: atVersion, alreadyHandled }
-        : { streamId, events, state, version: atVersion, position: appended.position, alreadyHandled }
-    const outcomeOf = (verdict: Exclude<CommandBatch.Verdict<S, E, R>, { readonly _tag: "Recorded" }>): Outcome => {
-      switch (verdict._tag) {
-        case "Accepted":
-          return Exit.succeed(handled(verdict.events, verdict.state, verdict.version, false))
-        case "Rejected":
-          return Exit.fail(new Rejected({ streamId, rejection: verdict.rejection }))
-        case "EncodeFailed":
-          return Exit.fail(verdict.error)
-        case "Repeated":
-          return Exit.succeed(handled(verdict.events, plan.state, version, true))
-      }
-    }
+    const outcomeOf = (verdict: Exclude<CommandBatch.Verdict<S, E, R>, { readonly _tag: "Recorded" }>): Outcome =>
+      outcomeOfVerdict(streamId, plan, version, appended, verdict)
     const outcomes: Array<Outcome> = []
     for (const verdict of plan.verdicts) {
       if (verdict._tag === "Recorded") {

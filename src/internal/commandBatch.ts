@@ -56,6 +56,7 @@ export interface Plan<S, E, R> {
 }
 
 const noMetadata: Metadata = {}
+const noCommandIds: ReadonlyArray<string> = []
 
 const metadataFor = (options: CommandOptions): Metadata => {
   const { commandId, metadata } = options
@@ -107,7 +108,8 @@ export const decide = <C, S, E, R>(
 ): Plan<S, E, R> => {
   const verdicts: Array<Verdict<S, E, R>> = []
   const events: Array<NewEvent> = []
-  const commandIds: Array<string> = []
+  // Most commands come without an id: the list is made for the first that has one.
+  let commandIds: Array<string> | undefined
   // The events of the commands accepted earlier in this batch, by command id.
   let recordedHere: Map<string, ReadonlyArray<E>> | undefined
   let { state, version } = start
@@ -138,9 +140,10 @@ export const decide = <C, S, E, R>(
     if (commandId !== undefined && decided.length > 0) {
       recordedHere ??= new Map()
       recordedHere.set(commandId, decided)
+      commandIds ??= []
       commandIds.push(commandId)
     }
     verdicts.push({ _tag: "Accepted", events: decided, state, version })
   }
-  return { verdicts, events, state, version, commandIds }
+  return { verdicts, events, state, version, commandIds: commandIds ?? noCommandIds }
 }
