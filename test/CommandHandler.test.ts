@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Ref, Schedule, Stream, Tracer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Ref, Schedule, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Either from "fp-ts/lib/Either.js"
 import * as t from "io-ts"
@@ -328,6 +328,33 @@ describe("CommandHandler", () => {
         expect((yield* handler.load("x").pipe(Effect.provideContext(first))).state).toMatchObject({ owner: "One", balance: 1 })
         expect((yield* handler.load("x").pipe(Effect.provideContext(second))).state).toMatchObject({ owner: "Two", balance: 2 })
       }
+    }))
+
+  it.effect("a command interrupted while it waits for its stream is withdrawn; the others still land", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const held = Layer.effect(
+        EventStore.EventStore,
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          return EventStore.EventStore.of({
+            ...store,
+            append: (streamId, batch, expected) => Effect.andThen(Deferred.await(release), store.append(streamId, batch, expected))
+          })
+        })
+      ).pipe(Layer.provide(EventStoreMemory.layer))
+      yield* Effect.gen(function*() {
+        const first = yield* Effect.forkChild(accounts.handle("w", open))
+        yield* Effect.yieldNow
+        const withdrawn = yield* Effect.forkChild(accounts.handle("w", { type: "Deposit", amount: 1 }))
+        const kept = yield* Effect.forkChild(accounts.handle("w", { type: "Deposit", amount: 2 }))
+        yield* Effect.yieldNow
+        yield* Fiber.interrupt(withdrawn)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(first)
+        expect((yield* Fiber.join(kept)).state).toMatchObject({ balance: 2 })
+        expect(depositsIn(yield* events("account-w"))).toEqual([2])
+      }).pipe(Effect.provide(held))
     }))
 
   it.effect("traces each command when a tracing backend is installed, and not with traced: false", () =>
