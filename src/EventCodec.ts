@@ -42,6 +42,7 @@ import type { Json } from "./EventStore.js"
 import type { Issues, PayloadCodec, PureSchema } from "./internal/payloadCodec.js"
 import { fromIoTs, fromSchema } from "./internal/payloadCodec.js"
 import * as Upcaster from "./Upcaster.js"
+import { quote, quoteList } from "./internal/text.js"
 
 /**
  * The upcasting errors, re-exported so that one import covers every way decoding fails.
@@ -201,9 +202,9 @@ export class UnknownEventType extends Data.TaggedError("UnknownEventType")<
   Upcaster.EventAt & { readonly knownTypes: ReadonlyArray<string> }
 > {
   override get message(): string {
-    return `event ${this.type} v${this.schemaVersion} at ${this.streamId}@${this.version}: unknown event type (known: ${
-      this.knownTypes.join(", ")
-    })`
+    return `event ${quote(this.type)} v${this.schemaVersion} at stream ${quote(this.streamId)} version ${this.version}: unknown event type (known: ${
+      quoteList(this.knownTypes)
+    }). Add the type to the codec, or name its old type in renamedFrom, or decode with unknownTypes: "skip"`
   }
 }
 
@@ -220,7 +221,9 @@ export class EncodeFailed extends Data.TaggedError("EncodeFailed")<{
 }> {
   override get message(): string {
     const as = this.schemaVersion === undefined ? "" : ` v${this.schemaVersion}`
-    return `event ${this.type}${as} cannot be encoded: ${this.issues.join("; ")}`
+    return `event ${quote(this.type)}${as} cannot be encoded: ${
+      this.issues.slice(0, 5).join("; ")
+    }. Nothing was appended: the event does not match its codec, so fix the decider that made it`
   }
 }
 

@@ -1,15 +1,17 @@
 /**
  * The event store: an append-only log of streams, as an Effect service.
  *
- * This module is the contract only — its data types, its errors and the promises every
- * layer keeps (ARCHITECTURE.md §4). The layers live beside it: `EventStoreMemory`
- * (the embedded default) and `EventStoreFile` (the durable log). They all pass the one
- * conformance suite in `test/EventStore.conformance.ts`.
+ * This module is the contract only — its data types, its limits, its errors and the
+ * promises every layer keeps. The layers live beside it: `EventStoreMemory` (the embedded
+ * default) and `EventStoreFile` (the durable log). Every layer checks the same rules in
+ * the same place and passes the one conformance suite, `StoreConformance` in
+ * `es-kernel/testing`, which any third-party layer can run too.
  *
  * @since 0.1.0
  */
 import { Context, Data } from "effect"
 import type { Effect, Stream } from "effect"
+import { quote, quoteList } from "./internal/text.js"
 
 // ---------------------------------------------------------------------------
 // Events
@@ -97,6 +99,41 @@ export const categoryOf = (streamId: string): string => {
   const dash = streamId.indexOf("-")
   return dash === -1 ? streamId : streamId.slice(0, dash)
 }
+
+// ---------------------------------------------------------------------------
+// Limits
+// ---------------------------------------------------------------------------
+
+/**
+ * What every layer accepts, the same everywhere: an append past any of these is refused
+ * with `InvalidAppend` before anything is written, on every layer alike.
+ *
+ * - `idLength`: stream ids, event ids and event types are 1 to 256 UTF-16 code units
+ *   (`string.length`), well-formed (no lone surrogate) and without U+0000. They are
+ *   stored as text and compared exactly; these are the strings every layer can store and
+ *   give back unchanged.
+ * - `depth`: `data` and `metadata` nest objects and arrays at most 64 levels deep.
+ * - `eventBytes`: one event's `data` plus `metadata` (`{}` when absent), as UTF-8 JSON
+ *   text (`JSON.stringify`), at most 32 MiB.
+ * - `batchEvents`, `batchBytes`: one append holds at most 10,000 events and 64 MiB of
+ *   JSON text. Append more in several batches (each is atomic on its own).
+ * - `schemaVersion`: a positive integer up to 2,147,483,647.
+ *
+ * Inside `data` and `metadata`, any JSON value round-trips: strings holding U+0000 or
+ * lone surrogates, any key order, any number JSON can write. What comes back is
+ * deep-equal to what was appended (key order is not part of the promise; `-0` reads back
+ * as `0`, because JSON has no negative zero).
+ *
+ * @since 0.2.0
+ */
+export const limits = {
+  idLength: 256,
+  depth: 64,
+  eventBytes: 32 * 1024 * 1024,
+  batchEvents: 10_000,
+  batchBytes: 64 * 1024 * 1024,
+  schemaVersion: 2_147_483_647
+} as const
 
 // ---------------------------------------------------------------------------
 // Appending
@@ -203,14 +240,19 @@ export class WrongExpectedVersion extends Data.TaggedError("WrongExpectedVersion
   readonly actual: number
 }> {
   override get message(): string {
-    return `stream ${this.streamId}: expected version ${String(this.expected)}, actual ${this.actual}`
+    return `stream ${quote(this.streamId)}: expected version ${
+      typeof this.expected === "number" ? this.expected : quote(this.expected)
+    }, but the stream is at version ${this.actual}. Another writer appended first: read the stream again and decide again (CommandHandler does this for you).`
   }
 }
 
 /**
  * A retried append whose event ids match the recorded events only in part (or in a
- * different order, or with different content at the same place). A full match is an
- * idempotent success, never this error. Nothing was appended.
+ * different order, in another stream, or with different content at the same place). Event
+ * ids are unique store-wide: reusing one in another stream is this error too. A full
+ * match — same ids, same order, same type, data, metadata and schema version, where the
+ * expected version says — is an idempotent success, never this error. Nothing was
+ * appended.
  *
  * @since 0.1.0
  */
@@ -219,13 +261,17 @@ export class EventIdConflict extends Data.TaggedError("EventIdConflict")<{
   readonly eventIds: ReadonlyArray<string>
 }> {
   override get message(): string {
-    return `stream ${this.streamId}: event ids ${this.eventIds.join(", ")} were already recorded in another batch`
+    return `stream ${quote(this.streamId)}: event ids ${
+      quoteList(this.eventIds)
+    } are already recorded, but not as this batch (another stream, another place, or other content). An event id names one event store-wide: give new events new ids, or retry exactly the batch that was appended.`
   }
 }
 
 /**
- * The append was malformed: an empty stream id or batch, a negative or fractional expected
- * version, an empty event type, data or metadata that is not JSON. Nothing was appended.
+ * The append was malformed or past a limit (see `limits`): an empty or malformed stream
+ * id, event id or type, an empty batch, a negative or fractional expected version, data
+ * or metadata that is not JSON, a non-string `correlationId` / `causationId`. `reason`
+ * says which event and what to do. Nothing was appended.
  *
  * @since 0.1.0
  */
@@ -234,7 +280,7 @@ export class InvalidAppend extends Data.TaggedError("InvalidAppend")<{
   readonly reason: string
 }> {
   override get message(): string {
-    return `invalid append to stream "${this.streamId}": ${this.reason}`
+    return `invalid append to stream ${quote(this.streamId)}: ${this.reason}. Nothing was appended.`
   }
 }
 

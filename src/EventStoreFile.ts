@@ -37,7 +37,6 @@ import { FileStoreCorrupt, FileStoreLocked } from "./internal/file/errors.js"
 import { nodeIo } from "./internal/file/io.js"
 import { layerWithIo } from "./internal/file/layer.js"
 import { makeIndex } from "./internal/file/store.js"
-import type { OpenReport } from "./internal/file/store.js"
 import { countAt, eventContentsAt, eventIdsAt } from "./internal/file/frame.js"
 import { listSegments, scanSegments, segmentName } from "./internal/file/segments.js"
 import { compareIdx, idxName, readIdx } from "./internal/file/idx.js"
@@ -74,11 +73,16 @@ export interface FileStoreOptions {
 }
 
 /**
- * What opening a store found: the torn tail it cut, the indexes it rebuilt.
+ * What opening a store found: its segments, records and events, and the torn tail it cut.
  *
  * @since 0.1.0
  */
-export type FileStoreOpenReport = OpenReport
+export interface FileStoreOpenReport {
+  readonly segments: number
+  readonly records: number
+  readonly events: number
+  readonly truncated: { readonly segment: string; readonly offset: number; readonly bytes: number } | undefined
+}
 
 /**
  * The file-backed `EventStore`. Building the layer takes the directory's lock and opens

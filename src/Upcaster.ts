@@ -28,6 +28,7 @@ import type * as t from "io-ts"
 import type { Json } from "./EventStore.js"
 import type { Issues, PureSchema } from "./internal/payloadCodec.js"
 import { fromIoTsDecoder, fromSchemaDecoder } from "./internal/payloadCodec.js"
+import { quote } from "./internal/text.js"
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -59,7 +60,13 @@ export interface ChainPoint {
 }
 
 const describe = (event: EventAt): string =>
-  `event ${event.type} v${event.schemaVersion} at ${event.streamId}@${event.version}`
+  `event ${quote(event.type)} v${event.schemaVersion} at stream ${quote(event.streamId)} version ${event.version}`
+
+// At most the first five issues, each cut short: a payload's issues can be as long as the payload.
+const showIssues = (issues: Issues): string => {
+  const shown = issues.slice(0, 5).map((issue) => issue.length > 200 ? `${issue.slice(0, 200)}…` : issue).join("; ")
+  return issues.length > 5 ? `${shown}; and ${issues.length - 5} more` : shown
+}
 
 /**
  * The event was stored with a schema version newer than this code knows — typically
@@ -71,7 +78,7 @@ export class SchemaVersionTooNew extends Data.TaggedError("SchemaVersionTooNew")
   EventAt & { readonly currentVersion: number }
 > {
   override get message(): string {
-    return `${describe(this)}: schema version ${this.schemaVersion} is newer than the current version ${this.currentVersion} this code knows`
+    return `${describe(this)}: schema version ${this.schemaVersion} is newer than the current version ${this.currentVersion} this code knows. It was written by newer code: deploy that code here too, never read it with the old codec`
   }
 }
 
@@ -86,9 +93,9 @@ export class MissingUpcaster extends Data.TaggedError("MissingUpcaster")<
   EventAt & { readonly at: ChainPoint; readonly currentVersion: number }
 > {
   override get message(): string {
-    return `${describe(this)}: no upcaster from ${this.at.type} v${this.at.schemaVersion} to v${
+    return `${describe(this)}: no upcaster from ${quote(this.at.type)} v${this.at.schemaVersion} to v${
       this.at.schemaVersion + 1
-    } (current version ${this.currentVersion})`
+    } (current version ${this.currentVersion}). Add that upcaster to the type's definition in the codec`
   }
 }
 
@@ -102,7 +109,9 @@ export class PayloadDecodeFailed extends Data.TaggedError("PayloadDecodeFailed")
   EventAt & { readonly at: ChainPoint; readonly issues: Issues }
 > {
   override get message(): string {
-    return `${describe(this)}: payload does not decode as ${this.at.type} v${this.at.schemaVersion}: ${this.issues.join("; ")}`
+    return `${describe(this)}: payload does not decode as ${quote(this.at.type)} v${this.at.schemaVersion}: ${
+      showIssues(this.issues)
+    }. Fix the codec if it no longer accepts what was written, or add an upcaster for the old shape (stored events are never rewritten)`
   }
 }
 
@@ -117,7 +126,9 @@ export class UpcastFailed extends Data.TaggedError("UpcastFailed")<
 > {
   override get message(): string {
     const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `${describe(this)}: upcaster from ${this.at.type} v${this.at.schemaVersion} threw: ${reason}`
+    return `${describe(this)}: upcaster from ${quote(this.at.type)} v${this.at.schemaVersion} threw: ${
+      reason.slice(0, 500)
+    }. Upcasters must be total: fix it to handle this payload`
   }
 }
 

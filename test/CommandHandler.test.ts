@@ -255,7 +255,7 @@ describe("CommandHandler", () => {
       yield* store.append("account-bad", [{ type: "AccountOpened", data: { owner: 42 } }])
       const failure = yield* Effect.flip(accounts.handle("bad", { type: "Deposit", amount: 5 }))
       expect(failure._tag).toBe("PayloadDecodeFailed")
-      expect(failure.message).toContain("account-bad@1")
+      expect(failure.message).toContain("stream \"account-bad\" version 1")
       expect(yield* events("account-bad")).toHaveLength(1)
     }).pipe(Effect.provide(EventStoreMemory.layer)))
 

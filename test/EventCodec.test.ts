@@ -154,7 +154,7 @@ describe("EventCodec", () => {
         at: { type: "MoneyDeposited", schemaVersion: 2 }
       })
       expect(error.message).toContain("amount")
-      expect(error.message).toContain("account-7@3")
+      expect(error.message).toContain("stream \"account-7\" version 3")
     })
 
     it("reports a payload that fails the current codec after upcasting at the current version", () => {
@@ -337,7 +337,7 @@ describe("EventCodec", () => {
       const law = CodecLaws.laws(gappy, { arbitraries: { MoneyDeposited: arbitraries.MoneyDeposited } }).find((candidate) =>
         candidate.name.includes("has an upcaster")
       )
-      expect(() => law?.check()).toThrow(/no upcaster from MoneyDeposited v2 to v3/)
+      expect(() => law?.check()).toThrow(/no upcaster from "MoneyDeposited" v2 to v3/)
     })
   })
 

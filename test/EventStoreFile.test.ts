@@ -10,8 +10,7 @@ import { decodeIdx, encodeIdx } from "../src/internal/file/idx.js"
 import { nodeIo } from "../src/internal/file/io.js"
 import { layerWithIo } from "../src/internal/file/layer.js"
 import type { FileIo } from "../src/internal/file/io.js"
-import { conformance } from "./EventStore.conformance.js"
-import { modelTest } from "./EventStore.model.js"
+import * as StoreConformance from "../src/testing/StoreConformance.js"
 import { cleanup, spawnScript, tempDirectory, waitForExit, waitForOutput } from "./file/helpers.js"
 
 const directories: Array<string> = []
@@ -24,9 +23,13 @@ afterEach(() => {
   for (const directory of directories.splice(0)) cleanup(directory)
 })
 
-conformance("file", () => EventStoreFile.layer({ directory: freshDirectory() }))
-conformance("file, small segments", () => EventStoreFile.layer({ directory: freshDirectory(), segmentSize: 512 }))
-modelTest("file", () => EventStoreFile.layer({ directory: freshDirectory(), segmentSize: 4096 }), { numRuns: 50 })
+StoreConformance.register({ describe, it }, "file", () => EventStoreFile.layer({ directory: freshDirectory() }), { numRuns: 50 })
+StoreConformance.register(
+  { describe, it },
+  "file, small segments",
+  () => EventStoreFile.layer({ directory: freshDirectory(), segmentSize: 512 }),
+  { numRuns: 50 }
+)
 
 type StoreLayer = Layer.Layer<EventStore, unknown>
 

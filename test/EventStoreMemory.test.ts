@@ -3,11 +3,10 @@ import { Effect, Fiber, Latch, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { EventStore } from "../src/EventStore.js"
 import * as EventStoreMemory from "../src/EventStoreMemory.js"
-import { conformance, events } from "./EventStore.conformance.js"
-import { modelTest } from "./EventStore.model.js"
+import { events } from "../src/internal/testing/conformance.js"
+import * as StoreConformance from "../src/testing/StoreConformance.js"
 
-conformance("memory", () => EventStoreMemory.layer)
-modelTest("memory", () => EventStoreMemory.layer)
+StoreConformance.register({ describe, it }, "memory", () => EventStoreMemory.layer)
 
 describe("EventStoreMemory", () => {
   it.effect("stamps recordedAt with the Effect clock", () =>

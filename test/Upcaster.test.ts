@@ -183,7 +183,7 @@ describe("Upcaster", () => {
         at: { type: "AddressChanged", schemaVersion: 2 },
         currentVersion: 3
       })
-      expect(error.message).toContain("no upcaster from AddressChanged v2 to v3")
+      expect(error.message).toContain("no upcaster from \"AddressChanged\" v2 to v3")
     })
 
     it("reports a missing step further up the chain before running any step, whatever the payload", () => {

@@ -9,6 +9,7 @@
  *
  * @internal
  */
+import { limits } from "../EventStore.js"
 import type { Json, Metadata } from "../EventStore.js"
 
 /**
@@ -27,8 +28,15 @@ export class NotJson {
 }
 
 // Deeper than this is almost certainly a runaway structure; refusing it keeps the walk
-// from overflowing the call stack.
-const maxDepth = 512
+// (and every layer's parser) far from the call stack's limit.
+const maxDepth = limits.depth
+
+// Bounds on the UTF-8 length of the JSON text of what the walks since the last
+// `resetSize` copied: each string counts at least one byte and at most six (a `\uXXXX`
+// escape) per code unit, each number one to 24 bytes. Counting bounds costs nothing on
+// the walk; the exact length is only worked out when the bounds straddle a limit.
+let lowBytes = 0
+let highBytes = 0
 
 // Thrown inside the walk and caught at the top, so the happy path carries no result
 // wrappers and no per-property try/catch. The path is only worked out after a refusal.
@@ -80,30 +88,49 @@ const classify = (value: object): "array" | "object" | Refusal => {
 const walk = (value: unknown): Json => {
   switch (typeof value) {
     case "string":
+      lowBytes += value.length + 2
+      highBytes += 6 * value.length + 2
+      return value
     case "boolean":
+      lowBytes += 4
+      highBytes += 5
       return value
     case "number":
       if (!Number.isFinite(value)) throw new Refusal(describe(value))
+      lowBytes += 1
+      highBytes += 24
       // JSON has no negative zero; normalising here makes every layer read back the same value.
       return value === 0 ? 0 : value
     case "object": {
-      if (value === null) return null
+      if (value === null) {
+        lowBytes += 4
+        highBytes += 4
+        return null
+      }
       const kind = classify(value)
       if (kind instanceof Refusal) throw kind
       ancestors.push(value)
       if (kind === "array") {
         const source: ReadonlyArray<unknown> = Array.isArray(value) ? value : []
         const length = source.length
+        lowBytes += length + 1
+        highBytes += length + 2
         const copy = new Array<Json>(length)
         for (let index = 0; index < length; index++) copy[index] = walk(source[index])
         ancestors.pop()
         return Object.freeze(copy)
       }
+      lowBytes += 2
+      highBytes += 2
       const copy: Record<string, Json> = {}
       for (const key in value) {
         // for-in also visits inherited enumerable keys; a plain object has none unless
         // Object.prototype has been polluted.
-        if (Object.prototype.hasOwnProperty.call(value, key)) setKey(copy, key, walk(Reflect.get(value, key)))
+        if (Object.prototype.hasOwnProperty.call(value, key)) {
+          lowBytes += key.length + 3
+          highBytes += 6 * key.length + 4
+          setKey(copy, key, walk(Reflect.get(value, key)))
+        }
       }
       ancestors.pop()
       return Object.freeze(copy)
@@ -185,10 +212,15 @@ export const copyMetadata = (value: unknown, root = "metadata"): Metadata | NotJ
   return run(root, () => {
     const copy: Record<string, Json> = {}
     ancestors.push(value)
+    lowBytes += 2
+    highBytes += 2
     for (const key in value) {
       if (!Object.prototype.hasOwnProperty.call(value, key)) continue
       const field: unknown = Reflect.get(value, key)
-      if (field !== undefined) setKey(copy, key, walk(field))
+      if (field === undefined) continue
+      lowBytes += key.length + 3
+      highBytes += 6 * key.length + 4
+      setKey(copy, key, walk(field))
     }
     ancestors.pop()
     return Object.freeze(copy)
@@ -210,3 +242,74 @@ export const copyMetadata = (value: unknown, root = "metadata"): Metadata | NotJ
  * @internal
  */
 export const emptyMetadata: Metadata = Object.freeze({})
+
+/**
+ * Starts counting the JSON size of the values the next walks copy.
+ *
+ * @internal
+ */
+export const resetSize = (): void => {
+  lowBytes = 0
+  highBytes = 0
+}
+
+/**
+ * Counts `bytes` of JSON text that no walk copies (the `{}` of absent metadata).
+ *
+ * @internal
+ */
+export const addSize = (bytes: number): void => {
+  lowBytes += bytes
+  highBytes += bytes
+}
+
+/**
+ * The lower bound on the JSON size of the values copied since `resetSize`.
+ *
+ * @internal
+ */
+export const lowSize = (): number => lowBytes
+
+/**
+ * The upper bound on the JSON size of the values copied since `resetSize`.
+ *
+ * @internal
+ */
+export const highSize = (): number => highBytes
+
+/**
+ * Whether the values copied since `resetSize` — `data` and `metadata` — take more than
+ * `limit` bytes as UTF-8 JSON text: their size when they do, `undefined` when not. They
+ * are serialised only when the cheap bounds counted on the walk cannot tell.
+ *
+ * @internal
+ */
+export const exceedsSize = (limit: number, data: Json, metadata: Metadata): number | undefined => {
+  if (highBytes <= limit) return undefined
+  if (lowBytes > limit) return lowBytes
+  const exact = jsonBytes(data, metadata)
+  return exact > limit ? exact : undefined
+}
+
+/**
+ * The exact UTF-8 length of the JSON text of `data` and `metadata`.
+ *
+ * @internal
+ */
+export const jsonBytes = (data: Json, metadata: Metadata): number =>
+  utf8Length(JSON.stringify(data)) + utf8Length(JSON.stringify(metadata))
+
+// The UTF-8 length of well-formed text (JSON.stringify escapes lone surrogates).
+const utf8Length = (text: string): number => {
+  let bytes = text.length
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index)
+    if (unit < 0x80) continue
+    if (unit < 0x800) bytes += 1
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      bytes += 2
+      index++
+    } else bytes += 2
+  }
+  return bytes
+}

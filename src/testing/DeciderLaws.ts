@@ -25,10 +25,11 @@
  */
 import { AssertionError } from "node:assert"
 import { inspect, isDeepStrictEqual } from "node:util"
-import * as fc from "fast-check"
+import type * as fc from "fast-check"
 import * as Either from "fp-ts/lib/Either.js"
 import type { Decider } from "../Decider.js"
 import { fold, isTerminal } from "../Decider.js"
+import { fastCheck } from "../internal/fastCheck.js"
 
 /**
  * One command of a generated history: the state before it, the events it was decided to
@@ -145,6 +146,7 @@ const producesNoEvents = <E, R>(decision: Either.Either<R, ReadonlyArray<E>>): b
  * @since 0.1.0
  */
 export const laws = <C, S, E, R>(decider: Decider<C, S, E, R>, options: LawOptions<C, E, NoInfer<S>>): ReadonlyArray<Law> => {
+  const fc = fastCheck("DeciderLaws")
   // "max": histories spread over the whole range up to maxCommands; fast-check's default
   // size would keep them to about ten commands, too short to reach late states.
   const histories = fc.array(options.commands, { maxLength: options.maxCommands ?? 20, size: "max" })

@@ -45,6 +45,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../../EventStore.js"
+import type { FileStoreOpenReport as OpenReport } from "../../EventStoreFile.js"
 import { copyJson, copyMetadata, NotJson } from "../json.js"
 import * as Subscription from "../subscription.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
@@ -91,18 +92,6 @@ export interface StoreOptions {
   readonly segmentSize: number
   readonly sync: "durable" | "none"
   readonly io: FileIo
-}
-
-/**
- * What opening found and did, beside the store itself.
- *
- * @internal
- */
-export interface OpenReport {
-  readonly segments: number
-  readonly records: number
-  readonly events: number
-  readonly truncated: { readonly segment: string; readonly offset: number; readonly bytes: number } | undefined
 }
 
 const readChunkBytes = 4 * 1024 * 1024

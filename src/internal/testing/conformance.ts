@@ -1,26 +1,26 @@
 /**
- * The EventStore conformance suite: the contract of ARCHITECTURE.md §4 as tests, written
- * once and run by every layer's test file.
+ * The EventStore conformance suite: the store contract as named cases, written once and
+ * run by every layer — ours and anyone's (see `StoreConformance` in `es-kernel/testing`).
  *
- * ```ts
- * conformance("memory", () => EventStoreMemory.layer)
- * conformance("file", () => EventStoreFile.layer({ directory: freshTempDirectory() }))
- * ```
+ * Each case builds a fresh store with `makeLayer` and runs with the live clock and
+ * scheduler, so a layer may use real timers.
  *
- * `makeLayer` is called once per test and must give a fresh, empty store each time.
- * Tests run with the live clock and scheduler, so a layer may use real timers.
+ * @internal
  */
-import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import type { Layer, Scope } from "effect"
-import { EventStore } from "../src/EventStore.js"
+import { EventStore } from "../../EventStore.js"
 import type {
+  AppendError,
+  AppendResult,
   ExpectedVersion,
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent
-} from "../src/EventStore.js"
+} from "../../EventStore.js"
+import * as assert from "./assert.js"
+import { Suite } from "./suite.js"
 
 type Test = Effect.Effect<void, unknown, EventStore | Scope.Scope>
 
@@ -48,6 +48,15 @@ export const failureOf = <A, E extends { readonly _tag: string }, R, const T ext
     onFailure: (error) =>
       isTagged(error, tag) ? Effect.succeed(error) : Effect.die(new Error(`expected ${tag}, got ${error._tag}`))
   })
+
+/**
+ * An append as untyped JavaScript makes it: any value in any argument. A layer that
+ * throws instead of failing is reported as a defect.
+ */
+export const appendUntyped = (streamId: unknown, events: unknown, expected: unknown = "any") =>
+  EventStore.use((store): Effect.Effect<AppendResult, AppendError> =>
+    Effect.suspend(() => Reflect.apply(store.append, store, [streamId, events, expected]))
+  )
 
 const isTagged = <E extends { readonly _tag: string }, T extends E["_tag"]>(
   error: E,
@@ -85,15 +94,15 @@ class Opaque {
 }
 
 /**
- * Registers the conformance suite for one EventStore layer.
+ * The conformance cases for one EventStore layer.
  *
- * @param name names the layer in the test report.
- * @param makeLayer builds a fresh, empty store; called once per test.
+ * @param makeLayer builds a fresh, empty store; called once per case.
  */
-export const conformance = (name: string, makeLayer: () => Layer.Layer<EventStore, unknown>): void => {
-  describe(`EventStore conformance: ${name}`, () => {
+export const conformance = (suite: Suite, makeLayer: () => Layer.Layer<EventStore, unknown>): void => {
+  const describe = suite.group
+  {
     const test = (title: string, body: () => Test): void =>
-      it.live(title, () => Effect.provide(Effect.suspend(body), makeLayer()))
+      suite.test(title, () => Effect.scoped(Effect.provide(Effect.suspend(body), makeLayer())))
 
     describe("expected versions", () => {
       test("\"any\" appends to a missing stream and to an existing one", () =>
@@ -735,5 +744,5 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventStor
           assert.strictEqual(again?.type, "OrderPlaced")
         }))
     })
-  })
+  }
 }

@@ -3,28 +3,28 @@
  * expected versions, chosen and generated ids, retries, malformed input) and reads, each
  * answer compared with a small pure model of the contract.
  *
- * ```ts
- * modelTest("memory", () => EventStoreMemory.layer)
- * modelTest("file", () => EventStoreFile.layer({ directory: freshTempDirectory() }), { numRuns: 50 })
- * ```
- *
  * `makeLayer` is called once per generated history and must give a fresh, empty store.
  *
  * The model pins down what the conformance suite leaves to judgement, so every layer
  * answers alike:
- * - malformed input (shape, duplicate ids in the batch, non-JSON data or metadata) is
- *   `InvalidAppend` whatever else is wrong with the append;
+ * - malformed input (shape, an id or type no layer can store, a non-string correlation id,
+ *   duplicate ids in the batch, non-JSON data or metadata) is `InvalidAppend` whatever
+ *   else is wrong with the append; reading a stream whose id is malformed is `InvalidRead`;
  * - when some of the batch's ids are recorded anywhere, the answer is decided by them: the
  *   original result if the batch is exactly a recorded run of this stream, with the same
- *   types, starting where the expected version says; otherwise `EventIdConflict` listing
- *   the recorded ids in batch order. Only then is the expected version checked.
+ *   type, data, metadata and schema version, starting where the expected version says;
+ *   otherwise `EventIdConflict` listing the recorded ids in batch order. Only then is the
+ *   expected version checked.
  * - positions are opaque but strictly increasing in the model's global order.
+ *
+ * Its names, ids and payloads include what untyped callers send: lone surrogates, U+0000,
+ * ids one character past the limit, non-string correlation ids.
  */
-import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import type { Layer } from "effect"
+import { isDeepStrictEqual } from "node:util"
 import * as fc from "fast-check"
-import { categoryOf, EventStore } from "../src/EventStore.js"
+import { categoryOf, EventStore } from "../../EventStore.js"
 import type {
   AppendError,
   AppendResult,
@@ -35,23 +35,52 @@ import type {
   Position,
   ReadError,
   RecordedEvent
-} from "../src/EventStore.js"
+} from "../../EventStore.js"
+import * as assert from "./assert.js"
+import { appendUntyped } from "./conformance.js"
+import type { Suite } from "./suite.js"
 
 // ---------------------------------------------------------------------------
 // Operations
 // ---------------------------------------------------------------------------
 
-// "orderline-1" shares a prefix with the category "order" without belonging to it.
-const streamNames = ["order-1", "order-2", "invoice-1", "audit", "orderline-1"] as const
-const typeNames = ["Placed", "Paid", "Shipped"] as const
-const idPool = ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5", "id-6", "id-7"] as const
+// "orderline-1" shares a prefix with the category "order" without belonging to it. The
+// rest is what untyped callers send: names no layer can store unchanged (a lone surrogate,
+// U+0000, one character too long) beside unusual names every layer must keep.
+const streamNames = [
+  "order-1",
+  "order-2",
+  "invoice-1",
+  "audit",
+  "orderline-1",
+  "order-été-🍰",
+  "order-" + "x".repeat(250),
+  "cart-\uD83D",
+  "cart\u0000-1",
+  "order-" + "x".repeat(251)
+] as const
+const typeNames = ["Placed", "Paid", "Shipped", "Placé-🍰", "\uDE00Placed"] as const
+const idPool = ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5", "id-6", "id-7", "id-🍰", "id-\uD83D", "i".repeat(257)] as const
+
+// The contract's rule for ids and types, stated again here so that the model checks the
+// layers rather than agreeing with them by construction.
+const validName = (name: string): boolean =>
+  name.length >= 1 && name.length <= 256 && !/\p{Cs}/u.test(name) && !name.includes("\u0000")
+
+// Strings that mix ordinary text with what JSON must carry through every layer: U+0000,
+// lone surrogates, separators and astral characters.
+const awkwardUnit = fc.oneof(
+  { arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }), weight: 4 },
+  { arbitrary: fc.constantFrom("\u0000", "\uD83D", "\uDE00", "\u2028", "🍰", "\uFFFF", "\""), weight: 1 }
+)
 
 interface GeneratedEvent {
   readonly type: string
   readonly data: Json
   readonly eventId: string | undefined
   readonly schemaVersion: number | undefined
-  readonly correlationId: string | undefined
+  // Any JSON from an untyped caller: only a string is a valid correlation id.
+  readonly correlationId: Json | undefined
 }
 
 type Malformation = "emptyStreamId" | "emptyBatch" | "negativeExpected" | "emptyType" | "functionInData"
@@ -64,8 +93,13 @@ type Operation =
     readonly expected: GeneratedExpected
   }
   // Repeats an earlier append (the `pick`-th, modulo): exactly, as a client retry does, or
-  // with another expected version.
-  | { readonly _tag: "Retry"; readonly pick: number; readonly expected: GeneratedExpected | undefined }
+  // with another expected version, or with the first event's data or metadata changed.
+  | {
+    readonly _tag: "Retry"
+    readonly pick: number
+    readonly expected: GeneratedExpected | undefined
+    readonly alter: "nothing" | "data" | "metadata"
+  }
   | { readonly _tag: "Malformed"; readonly streamId: string; readonly malformation: Malformation }
   | {
     readonly _tag: "ReadStream"
@@ -96,10 +130,13 @@ const asStored = (value: fc.JsonValue): Json =>
 
 const generatedEvent: fc.Arbitrary<GeneratedEvent> = fc.record({
   type: fc.constantFrom(...typeNames),
-  data: fc.jsonValue({ maxDepth: 2 }).map(asStored),
+  data: fc.jsonValue({ maxDepth: 2, stringUnit: awkwardUnit }).map(asStored),
   eventId: optional(fc.constantFrom(...idPool)),
   schemaVersion: optional(fc.integer({ min: 1, max: 3 })),
-  correlationId: optional(fc.constantFrom("c-1", "c-2"))
+  correlationId: optional(fc.oneof(
+    { arbitrary: fc.constantFrom<Json>("c-1", "c-2", "c-\u0000-\uD83D"), weight: 6 },
+    { arbitrary: fc.constantFrom<Json>(5, null, { id: "c-1" }), weight: 1 }
+  ))
 })
 
 // An expected version as generated: absolute, or relative to the stream's version when
@@ -124,7 +161,12 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
     weight: 6
   },
   {
-    arbitrary: fc.record({ _tag: fc.constant("Retry" as const), pick: fc.nat(20), expected: optional(expectedVersion) }),
+    arbitrary: fc.record({
+      _tag: fc.constant("Retry" as const),
+      pick: fc.nat(20),
+      expected: optional(expectedVersion),
+      alter: fc.constantFrom("nothing" as const, "nothing" as const, "data" as const, "metadata" as const)
+    }),
     weight: 3
   },
   {
@@ -215,13 +257,20 @@ const retryPlaced = (expected: ExpectedVersion, firstVersion: number): boolean =
 const metadataOf = (event: GeneratedEvent): { readonly [key: string]: Json } =>
   event.correlationId === undefined ? {} : { correlationId: event.correlationId }
 
-/** The model's answer to a well-formed append, recording the events when it succeeds. */
+const wellFormed = (streamId: string, events: ReadonlyArray<GeneratedEvent>): boolean =>
+  validName(streamId) && events.every((event) =>
+    validName(event.type) && (event.eventId === undefined || validName(event.eventId)) &&
+    (event.correlationId === undefined || typeof event.correlationId === "string")
+  )
+
+/** The model's answer to an append, recording the events when it succeeds. */
 const modelAppend = (
   model: Model,
   streamId: string,
   events: ReadonlyArray<GeneratedEvent>,
   expected: ExpectedVersion
 ): AppendAnswer => {
+  if (!wellFormed(streamId, events)) return { _tag: "InvalidAppend" }
   const chosen = events.flatMap((event) => (event.eventId === undefined ? [] : [event.eventId]))
   if (new Set(chosen).size !== chosen.length) return { _tag: "InvalidAppend" }
   const recorded = chosen.filter((id) => model.log.some((event) => event.eventId === id))
@@ -232,7 +281,9 @@ const modelAppend = (
       retryPlaced(expected, first.version) &&
       events.every((event, index) => {
         const at = stream[first.version - 1 + index]
-        return at !== undefined && at.eventId === event.eventId && at.type === event.type
+        return at !== undefined && at.eventId === event.eventId && at.type === event.type &&
+          at.schemaVersion === (event.schemaVersion ?? 1) && isDeepStrictEqual(at.data, event.data) &&
+          isDeepStrictEqual(at.metadata, metadataOf(event))
       })
     if (!faithful || first === undefined) return { _tag: "EventIdConflict", eventIds: recorded }
     const last = stream[first.version - 2 + events.length]
@@ -293,7 +344,8 @@ const modelReadAll = (
 // Running a history against a store
 // ---------------------------------------------------------------------------
 
-const toNewEvent = (event: GeneratedEvent): NewEvent => ({
+// A plain object, as untyped callers build it: `correlationId` may be any JSON value.
+const toNewEvent = (event: GeneratedEvent): object => ({
   type: event.type,
   data: event.data,
   ...(event.eventId === undefined ? {} : { eventId: event.eventId }),
@@ -317,6 +369,19 @@ const malformedAppend = (
     case "functionInData":
       return [streamId, [{ type: "Placed", data: { run: () => 1 } }], "any"]
   }
+}
+
+// A retried batch with its first event's data or metadata changed, as a client that
+// rebuilt the batch instead of resending it would send.
+const altered = (
+  events: ReadonlyArray<GeneratedEvent>,
+  alter: "nothing" | "data" | "metadata"
+): ReadonlyArray<GeneratedEvent> => {
+  const [first, ...rest] = events
+  if (first === undefined || alter === "nothing") return events
+  return alter === "data"
+    ? [{ ...first, data: { changed: first.data } }, ...rest]
+    : [{ ...first, correlationId: first.correlationId === "c-1" ? "c-2" : "c-1" }, ...rest]
 }
 
 /** How a recorded event compares with the model: everything but the opaque parts. */
@@ -435,9 +500,10 @@ const step = (run: Run, operation: Operation) =>
           run.history.push(operation)
           run.resolved.set(operation, expected)
         }
-        const append = { ...earlier, expected }
+        const events = operation._tag === "Retry" ? altered(earlier.events, operation.alter) : earlier.events
+        const append = { ...earlier, events, expected }
         run.trace.push(`append ${append.streamId} ${JSON.stringify(append.events.map((e) => [e.type, e.eventId]))} at ${String(append.expected)}`)
-        const exit = yield* Effect.exit(store.append(append.streamId, append.events.map(toNewEvent), append.expected))
+        const exit = yield* Effect.exit(appendUntyped(append.streamId, append.events.map(toNewEvent), append.expected))
         compareAppend(run, append.streamId, exit, modelAppend(model, append.streamId, append.events, append.expected))
         return
       }
@@ -451,6 +517,12 @@ const step = (run: Run, operation: Operation) =>
       case "ReadStream": {
         const { streamId, direction, from, to, limit } = operation
         run.trace.push(`readStream ${streamId} ${JSON.stringify({ direction, from, to, limit })}`)
+        if (!validName(streamId)) {
+          const exit = yield* Effect.exit(collect(store.readStream(streamId)))
+          const failure = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
+          assert.strictEqual(failure?._tag === "Some" ? failure.value._tag : "no failure", "InvalidRead")
+          return
+        }
         const events = yield* collect(store.readStream(streamId, {
           direction,
           ...(from === undefined ? {} : { from }),
@@ -501,24 +573,22 @@ const history = (operations: ReadonlyArray<Operation>) =>
   })
 
 /**
- * Registers the model-based test for one EventStore layer.
+ * The model-based test for one EventStore layer, as one case.
  *
- * @param name names the layer in the test report.
  * @param makeLayer builds a fresh, empty store; called once per generated history.
  * @param options `numRuns` histories (default 200) of up to `maxOperations` (default 50).
  */
 export const modelTest = (
-  name: string,
+  suite: Suite,
   makeLayer: () => Layer.Layer<EventStore, unknown>,
   options: { readonly numRuns?: number; readonly maxOperations?: number; readonly seed?: number } = {}
 ): void => {
-  describe(`EventStore model: ${name}`, () => {
-    it("answers every random history of appends and reads as the model does", async () => {
-      await fc.assert(
+  suite.test("answers every random history of appends and reads as the model does", () =>
+    Effect.promise(() =>
+      fc.assert(
         fc.asyncProperty(fc.array(operation, { maxLength: options.maxOperations ?? 50, size: "max" }), (operations) =>
-          Effect.runPromise(history(operations).pipe(Effect.provide(makeLayer())))),
+          Effect.runPromise(Effect.scoped(history(operations).pipe(Effect.provide(makeLayer()))))),
         { numRuns: options.numRuns ?? 200, ...(options.seed === undefined ? {} : { seed: options.seed }) }
       )
-    }, 120_000)
-  })
+    ), 300_000)
 }
