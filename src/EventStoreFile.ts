@@ -4,7 +4,8 @@
  * - **Format.** Segment files `segment-NNNNNNNN.log` of length- and CRC-framed records;
  *   one record holds one appended batch, so a batch is atomic on disk (see
  *   `internal/file/frame.ts` for the bytes). A new segment starts once the current one
- *   exceeds `segmentSize`; the directory is synced whenever a file is created.
+ *   exceeds `segmentSize`; the directory is synced whenever a file is created, and its
+ *   parent when opening creates the directory itself.
  * - **Durability.** An append is acknowledged only after its record was written and
  *   `datasync`ed. Concurrent appends share one `writev` + `datasync` (group commit).
  *   A failed write or sync is fatal: that append and every later one fail with
@@ -12,34 +13,41 @@
  * - **Open.** Rebuilds the in-memory index (per record its location, per stream its
  *   records, per event id a hash): each sealed segment from its index file
  *   `segment-NNNNNNNN.idx` (the record headers as binary columns, CRC-framed, written
- *   and synced when the segment is sealed; see `internal/file/idx.ts`), the last segment
+ *   and synced when the segment is sealed; see `internal/file/indexFile.ts`), the last segment
  *   by a header-only scan of every record (CRC checked). A missing, torn or mismatching
  *   index file is rebuilt by scanning its segment. The CRC of a record in a sealed
  *   segment is checked when it is read and by `verify`. Event payloads stay on disk;
- *   reads go to disk in large chunks, scattered records with parallel reads.
+ *   reads go to disk in large chunks, scattered records with parallel reads. Records of
+ *   any size the contract allows are read whole, by the scan as by reads.
+ * - **Descriptors.** Bounded whatever the number of segments: opening reads 16 index
+ *   files at a time; reads keep at most 64 segments open, least recently used closed
+ *   first. Opening to read needs no free disk space beyond the lock's socket entry.
  * - **Recovery.** A torn tail (an incomplete or bad last record with nothing good after
- *   it) is truncated on open and logged as a warning. Anything else bad — a bad record
- *   followed by a good one, or one in an older segment — fails the open with
- *   `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
- *   without opening it.
- * - **Lock.** One writer process per directory: a `LOCK` file holding the pid, created
- *   atomically; a second opener gets `FileStoreLocked`; a lock left by a dead process is
- *   reclaimed. Closing the layer's scope waits for the flush in flight, closes the files
- *   and releases the lock.
+ *   it, or with only records a power loss tore from it: a page of the bad record reads as
+ *   zeros, as a dropped unsynced page does, so nothing after it was ever synced) is
+ *   truncated on open, logged as a warning and reported to `onOpen`. Anything else bad —
+ *   a bad record followed by a good one, or one in an older segment — fails the open
+ *   with `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
+ *   without opening it. A directory the open creates is synced into its parent.
+ * - **Lock.** One writer process per directory: the holder listens on a unix socket
+ *   `LOCK.<pid>.<since>.<token>` in the directory, which the operating system closes when
+ *   the process exits however it exits; a second opener (another process, or another
+ *   layer in this process) gets `FileStoreLocked` naming the holder's pid and since when.
+ *   A lock nobody listens on (left by a crash, a power loss, or an older version's `LOCK`
+ *   file) is removed by the next open: no lock ever needs deleting by hand. The directory
+ *   must be on a file system that holds unix sockets (local ones; not every network
+ *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
+ *   releases the lock.
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs/promises"
-import * as path from "node:path"
 import { Effect, Layer } from "effect"
 import { EventStore, StorageError } from "./EventStore.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./internal/file/errors.js"
 import { nodeIo } from "./internal/file/io.js"
 import { layerWithIo } from "./internal/file/layer.js"
-import { makeIndex } from "./internal/file/store.js"
-import { countAt, eventContentsAt, eventIdsAt } from "./internal/file/frame.js"
-import { listSegments, scanSegments, segmentName } from "./internal/file/segments.js"
-import { compareIdx, idxName, readIdx } from "./internal/file/idx.js"
+import { verifyStore } from "./internal/file/verify.js"
+import type { VerifyReport as InternalVerifyReport } from "./internal/file/verify.js"
 
 export {
   /**
@@ -63,6 +71,9 @@ export {
  *   small records, measured).
  * - `sync`: `"durable"` (default) acknowledges an append after `datasync`; `"none"`
  *   skips the sync — appends then survive a process crash but not a power loss.
+ * - `onOpen`: called once the store is open, before the layer is built, with what
+ *   opening found and repaired (`FileStoreOpenReport`): the torn tail it cut, the index
+ *   files it rebuilt. Use it to alert on or record a repair; it is also logged.
  *
  * @since 0.1.0
  */
@@ -70,10 +81,20 @@ export interface FileStoreOptions {
   readonly directory: string
   readonly segmentSize?: number
   readonly sync?: "durable" | "none"
+  readonly onOpen?: (report: FileStoreOpenReport) => void
 }
 
 /**
- * What opening a store found: its segments, records and events, and the torn tail it cut.
+ * What opening a store found and did.
+ *
+ * - `segments`, `records`, `events`: the size of the log as opened.
+ * - `truncated`: the torn tail cut from the last segment (its segment file, the byte
+ *   offset it was cut at, and how many bytes were cut), or `undefined`. Only a record
+ *   never acknowledged can be in a torn tail.
+ * - `rebuiltIndexes`: the `.idx` files rewritten from a scan of their segment because
+ *   they were missing, torn or did not match it.
+ * - `indexWriteFailure`: why rewriting them failed (a full disk, say), or `undefined`;
+ *   the store works without them and the next open scans those segments again.
  *
  * @since 0.1.0
  */
@@ -82,6 +103,8 @@ export interface FileStoreOpenReport {
   readonly records: number
   readonly events: number
   readonly truncated: { readonly segment: string; readonly offset: number; readonly bytes: number } | undefined
+  readonly rebuiltIndexes: ReadonlyArray<string>
+  readonly indexWriteFailure: string | undefined
 }
 
 /**
@@ -105,10 +128,7 @@ export const layer = (
  *
  * @since 0.1.0
  */
-export type VerifyReport =
-  | { readonly _tag: "Intact"; readonly segments: number; readonly records: number; readonly events: number }
-  | { readonly _tag: "TornTail"; readonly segment: string; readonly offset: number; readonly bytes: number }
-  | { readonly _tag: "Corrupt"; readonly segment: string; readonly offset: number; readonly reason: string }
+export type VerifyReport = InternalVerifyReport
 
 /**
  * Checks every record of the store in `directory` without opening it for writing (no
@@ -119,43 +139,6 @@ export type VerifyReport =
  */
 export const verify = (directory: string): Effect.Effect<VerifyReport, StorageError> =>
   Effect.tryPromise({
-    try: async (): Promise<VerifyReport> => {
-      const segments = await listSegments(directory)
-      const { index, visit, segmentIndex } = makeIndex()
-      // Where each segment's records and streams begin, to compare idx files with.
-      const starts = new Map<number, { readonly record: number; readonly streamNo: number }>()
-      const outcome = await scanSegments(directory, segments, (buffer, bodyStart, bodyEnd, segment, offset, length) => {
-        if (!starts.has(segment)) starts.set(segment, { record: index.table.size, streamNo: index.streamList.length })
-        const refused = visit(buffer, bodyStart, bodyEnd, segment, offset, length)
-        if (refused !== undefined) return refused
-        const { jsonStart } = eventIdsAt(buffer, bodyStart)
-        const contents = eventContentsAt(buffer, jsonStart, bodyEnd, countAt(buffer, bodyStart))
-        return typeof contents === "string" ? contents : undefined
-      })
-      if (outcome._tag === "Complete") {
-        // An idx file is trusted by open after a spot check, so check it here in full. One
-        // that is unreadable or torn is not corruption: open rebuilds it.
-        for (let at = 0; at < segments.length - 1; at++) {
-          const segment = segments[at] ?? 0
-          const idx = await readIdx(directory, segment)
-          if (idx === undefined || typeof idx === "string") continue
-          const start = starts.get(segment) ?? { record: index.table.size, streamNo: index.streamList.length }
-          const end = starts.get(segments[at + 1] ?? 0)?.record ?? index.table.size
-          const size = (await fs.stat(path.join(directory, segmentName(segment)))).size
-          const disagreement = compareIdx(idx, segmentIndex(start.record, end, start.streamNo, size))
-          if (disagreement !== undefined) {
-            return { _tag: "Corrupt", segment: idxName(segment), offset: 0, reason: `the index disagrees with ${segmentName(segment)}: ${disagreement}` }
-          }
-        }
-      }
-      switch (outcome._tag) {
-        case "Complete":
-          return { _tag: "Intact", segments: segments.length, records: index.table.size, events: index.nextPosition - 1 }
-        case "TornTail":
-          return { _tag: "TornTail", segment: segmentName(outcome.segment), offset: outcome.offset, bytes: outcome.size - outcome.offset }
-        case "Corrupt":
-          return { _tag: "Corrupt", segment: segmentName(outcome.segment), offset: outcome.offset, reason: outcome.reason }
-      }
-    },
+    try: () => verifyStore(directory),
     catch: (cause) => new StorageError({ reason: `verifying ${directory}: ${String(cause)}`, cause })
   })

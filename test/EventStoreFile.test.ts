@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { EventStore } from "../src/EventStore.js"
 import type { NewEvent } from "../src/EventStore.js"
 import * as EventStoreFile from "../src/EventStoreFile.js"
-import { decodeIdx, encodeIdx } from "../src/internal/file/idx.js"
+import { decodeIdx, encodeIdx } from "../src/internal/file/indexFile.js"
 import { nodeIo } from "../src/internal/file/io.js"
 import { layerWithIo } from "../src/internal/file/layer.js"
 import type { FileIo } from "../src/internal/file/io.js"
@@ -379,14 +379,16 @@ describe("EventStoreFile", () => {
       await waitForOutput(child, "ready")
       child.kill("SIGKILL")
       await waitForExit(child)
-      expect(fs.readFileSync(path.join(directory, "LOCK"), "utf8")).toContain(String(child.pid))
+      expect(fs.readdirSync(directory).filter((name) => name.startsWith("LOCK"))).toEqual([
+        expect.stringMatching(new RegExp(`^LOCK\\.${child.pid}\\.`))
+      ])
       expect(await run(EventStoreFile.layer({ directory }), readAllTypes)).toEqual([])
     })
 
     it("releases the lock when the layer's scope closes", async () => {
       const directory = freshDirectory()
       await run(EventStoreFile.layer({ directory }), readAllTypes)
-      expect(fs.existsSync(path.join(directory, "LOCK"))).toBe(false)
+      expect(fs.readdirSync(directory).filter((name) => name.startsWith("LOCK"))).toEqual([])
     })
   })
 })

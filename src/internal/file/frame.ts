@@ -201,13 +201,12 @@ export const eventIdsAt = (buffer: Buffer, bodyStart: number): { readonly ids: A
 
 const parseJson: (text: string) => Json = JSON.parse
 
-const isMetadata = (value: unknown): value is Metadata => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
-  const correlationId: unknown = Reflect.get(value, "correlationId")
-  const causationId: unknown = Reflect.get(value, "causationId")
-  return (correlationId === undefined || typeof correlationId === "string") &&
-    (causationId === undefined || typeof causationId === "string")
-}
+// Any JSON object is read back as metadata, whatever its `correlationId` or
+// `causationId` hold: appends refuse non-string ones today, but a record that was
+// acknowledged must never become unreadable because the reader is stricter than the
+// writer that wrote it.
+const isMetadata = (value: unknown): value is Metadata =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
  * Parses the events' JSON of a body. Returns a reason instead when the JSON is not the

@@ -1,24 +1,50 @@
 /**
- * The file operations of the write path, as a record a test can replace to inject faults
- * (a failing `datasync`, a short `writev`) under the real store. Production code uses
- * `nodeIo`: `node:fs/promises` file handles, nothing else.
+ * The file operations that change what is on disk, as a record a test can replace to
+ * inject faults (a failing `datasync`, a short `writev`, a full disk) or to simulate a
+ * power loss under the real store. Every create, write, sync, truncate, rename and
+ * remove of the store's files goes through it; reads of data files do not (they change
+ * nothing). Production code uses `nodeIo`: `node:fs/promises`, nothing else.
+ *
+ * The lock is the one exception: `lock.ts` binds and removes its socket directly (no
+ * bytes of it outlive its process, let alone a power loss).
  *
  * @internal
  */
 import * as fs from "node:fs/promises"
 import type { FileHandle } from "node:fs/promises"
+import * as path from "node:path"
+
+/**
+ * How a file is opened: `"r"` to read, `"r+"` to write an existing file, `"wx"` to create
+ * a new file (failing if it exists), `"w"` to create or empty one.
+ *
+ * @internal
+ */
+export type OpenMode = "r" | "r+" | "wx" | "w"
 
 /** @internal */
 export interface FileIo {
+  readonly open: (file: string, mode: OpenMode) => Promise<FileHandle>
   readonly writev: (handle: FileHandle, buffers: ReadonlyArray<Buffer>, position: number) => Promise<number>
   readonly datasync: (handle: FileHandle) => Promise<void>
+  readonly truncate: (handle: FileHandle, length: number) => Promise<void>
+  readonly rename: (from: string, to: string) => Promise<void>
+  /** Removes a file; a missing file is not an error. */
+  readonly remove: (file: string) => Promise<void>
+  /** Creates a directory and its missing parents; returns the first one created, if any. */
+  readonly makeDirectory: (directory: string) => Promise<string | undefined>
   readonly syncDirectory: (directory: string) => Promise<void>
 }
 
 /** @internal */
 export const nodeIo: FileIo = {
+  open: (file, mode) => fs.open(file, mode),
   writev: async (handle, buffers, position) => (await handle.writev(buffers, position)).bytesWritten,
   datasync: (handle) => handle.datasync(),
+  truncate: (handle, length) => handle.truncate(length),
+  rename: (from, to) => fs.rename(from, to),
+  remove: (file) => fs.rm(file, { force: true }),
+  makeDirectory: (directory) => fs.mkdir(directory, { recursive: true }),
   syncDirectory: async (directory) => {
     const handle = await fs.open(directory, "r")
     try {
@@ -56,5 +82,22 @@ export const writeFully = async (
     const head = rest[0]
     if (head !== undefined && skip > 0) rest[0] = head.subarray(skip)
     pending = rest
+  }
+}
+
+/**
+ * Creates `directory` and its missing parents, then syncs the parent of each directory
+ * created, so that the new entries survive a power loss.
+ *
+ * @internal
+ */
+export const makeDirectoryDurably = async (io: FileIo, directory: string): Promise<void> => {
+  const first = await io.makeDirectory(directory)
+  if (first === undefined) return
+  const target = path.resolve(directory)
+  // From the innermost created directory's parent up to the first created one's parent.
+  for (let created = target; ; created = path.dirname(created)) {
+    await io.syncDirectory(path.dirname(created))
+    if (created === path.resolve(first) || path.dirname(created) === created) return
   }
 }

@@ -16,7 +16,7 @@ const defaultSegmentSize = 16 * 1024 * 1024
 export const layerWithIo = (
   options: FileStoreOptions,
   io: FileIo,
-  onOpen: (report: FileStoreOpenReport) => void = () => undefined
+  onOpen: (report: FileStoreOpenReport) => void = options.onOpen ?? (() => undefined)
 ): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> =>
   Layer.effect(
     EventStore,

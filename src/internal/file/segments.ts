@@ -3,12 +3,14 @@
  *
  * A segment is `segment-<8-digit number>.log`, records back to back. A new segment is
  * created only when the previous one's last group commit has been synced, so only the
- * last segment can end in a torn write; anything wrong in an older segment, or a bad
- * record followed by a good one, is corruption.
+ * last segment can end in a torn write. Anything wrong in an older segment is corruption;
+ * so is a bad record followed by a good one, unless a power loss explains it (see
+ * `tornByPowerLoss`).
  *
  * @internal
  */
 import * as fs from "node:fs/promises"
+import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
 import { checkFrame, frameHeaderBytes } from "./frame.js"
 
@@ -50,7 +52,8 @@ export const estimateEvents = async (directory: string, segments: ReadonlyArray<
  *
  * - `Complete`: every record is good.
  * - `TornTail`: the last segment ends in bytes that are not a complete record and no good
- *   record follows them: an interrupted write, safe to cut at `offset`.
+ *   record follows them, or only records a power loss tore from it: an interrupted
+ *   write, safe to cut at `offset`.
  * - `Corrupt`: a bad record that is not a torn tail, or a record `visit` refused.
  *
  * @internal
@@ -86,10 +89,63 @@ const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | und
   return undefined
 }
 
+const pageBytes = 4096
+
+const isZero = (buffer: Buffer, from: number, to: number): boolean => {
+  for (let at = from; at < to; at++) if (buffer[at] !== 0) return false
+  return true
+}
+
+// A power loss keeps or drops each page of a write no sync covered, and a dropped page
+// past the file's old end reads as zeros. So when the bytes of a bad record up to the
+// next page boundary, or a whole page between it and the next good record, are zeros,
+// the good records after it came from the same unsynced writes — a sync would have made
+// the dropped page durable too — and none of them was acknowledged: the tail is torn,
+// not corrupt. `rest` holds the file from `offset`; `good` is where the good record is.
+const tornByPowerLoss = (rest: Buffer, offset: number, good: number): boolean => {
+  const firstBoundary = Math.ceil((offset + 1) / pageBytes) * pageBytes - offset
+  if (isZero(rest, 0, Math.min(firstBoundary, good))) return true
+  for (let page = firstBoundary; page + pageBytes <= good; page += pageBytes) {
+    if (isZero(rest, page, page + pageBytes)) return true
+  }
+  return false
+}
+
+/**
+ * A window of a segment file in memory, refilled on demand. Each refill reads at least
+ * `chunkBytes`, so small records cost one read per chunk; a record larger than a chunk
+ * gets a window of its own size.
+ */
+class SegmentWindow {
+  private buffer = Buffer.allocUnsafe(chunkBytes)
+  private start = 0 // file offset of buffer[0]
+  private end = 0 // bytes of buffer holding file data
+
+  constructor(private readonly handle: FileHandle, readonly size: number) {}
+
+  /**
+   * Makes the bytes [offset, offset + bytes) — or up to the end of the file, if that is
+   * sooner — sit in the window; returns the buffer, where `offset` is, and how many
+   * bytes from there are the file's.
+   */
+  async cover(offset: number, bytes: number): Promise<{ readonly buffer: Buffer; readonly at: number; readonly available: number }> {
+    const want = Math.min(bytes, this.size - offset)
+    if (offset < this.start || offset + want > this.start + this.end) {
+      const read = Math.min(this.size - offset, Math.max(chunkBytes, want))
+      if (read > this.buffer.length) this.buffer = Buffer.allocUnsafe(read)
+      const { bytesRead } = await this.handle.read(this.buffer, 0, read, offset)
+      this.start = offset
+      this.end = bytesRead
+    }
+    return { buffer: this.buffer, at: offset - this.start, available: this.start + this.end - offset }
+  }
+}
+
 /**
  * Reads every segment in order in large chunks, checks every frame, and hands each good
- * record to `visit`. Only the last segment may end in a torn tail, and only when
- * `lastMayBeTorn` (false when scanning a sealed segment on its own).
+ * record to `visit`. Records of any size are read whole: the window is sized from the
+ * frame's length once its header is in. Only the last segment may end in a torn tail,
+ * and only when `lastMayBeTorn` (false when scanning a sealed segment on its own).
  *
  * @internal
  */
@@ -99,47 +155,41 @@ export const scanSegments = async (
   visit: RecordVisitor,
   lastMayBeTorn = true
 ): Promise<ScanOutcome> => {
-  let buffer = Buffer.allocUnsafe(chunkBytes)
-  for (let index = 0; index < segments.length; index++) {
-    const segment = segments[index] ?? 0
+  for (const [index, segment] of segments.entries()) {
     const isLast = lastMayBeTorn && index === segments.length - 1
     const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
     try {
-      const size = (await handle.stat()).size
-      let bufferStart = 0 // file offset of buffer[0]
-      let bufferEnd = 0 // bytes of buffer holding file data
-      let offset = 0
-      while (offset < size) {
-        let at = offset - bufferStart
-        // Refill so that the whole frame at `offset` is in the buffer, when the file has it.
-        const needHeader = at + frameHeaderBytes > bufferEnd
-        const bodyLength = needHeader ? 0 : buffer.readUInt32LE(at)
-        const needBody = !needHeader && at + frameHeaderBytes + bodyLength > bufferEnd &&
-          offset + frameHeaderBytes + bodyLength <= size
-        if ((needHeader && bufferStart + bufferEnd < size) || needBody) {
-          const want = Math.min(size - offset, Math.max(chunkBytes, frameHeaderBytes + bodyLength))
-          if (want > buffer.length) buffer = Buffer.allocUnsafe(want)
-          const { bytesRead } = await handle.read(buffer, 0, want, offset)
-          bufferStart = offset
-          bufferEnd = bytesRead
-          at = 0
-        }
-        const checked = checkFrame(buffer, at, bufferEnd)
-        if (typeof checked === "string") {
-          if (!isLast) return { _tag: "Corrupt", segment, offset, reason: `${checked} in a sealed segment` }
-          const rest = Buffer.allocUnsafe(size - offset)
-          await handle.read(rest, 0, rest.length, offset)
-          const good = goodFrameAfter(rest, 1, rest.length)
-          if (good === undefined) return { _tag: "TornTail", segment, offset, size }
-          return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }
-        }
-        const refused = visit(buffer, at + frameHeaderBytes, at + checked, segment, offset, checked)
-        if (refused !== undefined) return { _tag: "Corrupt", segment, offset, reason: refused }
-        offset += checked
-      }
+      const outcome = await scanSegment(handle, segment, visit, isLast)
+      if (outcome._tag !== "Complete") return outcome
     } finally {
       await handle.close()
     }
+  }
+  return { _tag: "Complete" }
+}
+
+const scanSegment = async (handle: FileHandle, segment: number, visit: RecordVisitor, mayBeTorn: boolean): Promise<ScanOutcome> => {
+  const size = (await handle.stat()).size
+  const window = new SegmentWindow(handle, size)
+  let offset = 0
+  while (offset < size) {
+    let view = await window.cover(offset, frameHeaderBytes)
+    if (view.available >= frameHeaderBytes) {
+      view = await window.cover(offset, frameHeaderBytes + view.buffer.readUInt32LE(view.at))
+    }
+    const { buffer, at, available } = view
+    const checked = checkFrame(buffer, at, at + available)
+    if (typeof checked === "string") {
+      if (!mayBeTorn) return { _tag: "Corrupt", segment, offset, reason: `${checked} in a sealed segment` }
+      const rest = Buffer.allocUnsafe(size - offset)
+      await handle.read(rest, 0, rest.length, offset)
+      const good = goodFrameAfter(rest, 1, rest.length)
+      if (good === undefined || tornByPowerLoss(rest, offset, good)) return { _tag: "TornTail", segment, offset, size }
+      return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }
+    }
+    const refused = visit(buffer, at + frameHeaderBytes, at + checked, segment, offset, checked)
+    if (refused !== undefined) return { _tag: "Corrupt", segment, offset, reason: refused }
+    offset += checked
   }
   return { _tag: "Complete" }
 }

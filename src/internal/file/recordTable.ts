@@ -1,7 +1,7 @@
 /**
- * The in-memory index of the log, rebuilt on open by a header-only scan: where each
- * record lives and what it holds (typed arrays, one slot per record), the records of
- * each stream, and a hash table from event id to global position.
+ * The in-memory record table of the log and its companions, rebuilt on open: where each
+ * record lives and what it holds (typed arrays, one slot per record), a hash table from
+ * event id to global position, and the id hash of every event.
  *
  * The id table keeps 32-bit hashes, not the ids: a million ids as JS strings in a `Map`
  * would cost more to build than the whole open budget. A hash hit is only a candidate;
@@ -19,29 +19,77 @@ const grow = <T extends Float64Array | Uint32Array>(array: T, make: (size: numbe
 }
 
 /**
+ * The columns of a run of records, as an idx file stores them.
+ *
+ * @internal
+ */
+export interface RecordColumns {
+  readonly records: number
+  readonly firstPosition: Float64Array
+  readonly firstVersion: Uint32Array
+  readonly count: Uint32Array
+  readonly streamNo: Uint32Array
+  readonly offset: Float64Array
+  readonly length: Uint32Array
+}
+
+/**
  * One slot per record, in log order. Positions and versions of the events of record `r`
- * are `firstPosition[r] + i` and `firstVersion[r] + i` for `i < count[r]`.
+ * are `firstPosition(r) + i` and `firstVersion(r) + i` for `i < count(r)`.
+ *
+ * The columns are private: every read goes through an accessor that refuses a record
+ * number outside the table, so a bug reads nothing rather than quietly reading row 0.
  *
  * @internal
  */
 export class RecordTable {
   size = 0
-  firstPosition = new Float64Array(1024)
-  firstVersion = new Uint32Array(1024)
-  count = new Uint32Array(1024)
-  streamNo = new Uint32Array(1024)
-  segment = new Uint32Array(1024)
-  offset = new Float64Array(1024)
-  length = new Uint32Array(1024)
+  private firstPositions = new Float64Array(1024)
+  private firstVersions = new Uint32Array(1024)
+  private counts = new Uint32Array(1024)
+  private streamNos = new Uint32Array(1024)
+  private segments = new Uint32Array(1024)
+  private offsets = new Float64Array(1024)
+  private lengths = new Uint32Array(1024)
+
+  firstPosition(record: number): number {
+    return this.read(this.firstPositions, record)
+  }
+  firstVersion(record: number): number {
+    return this.read(this.firstVersions, record)
+  }
+  count(record: number): number {
+    return this.read(this.counts, record)
+  }
+  streamNo(record: number): number {
+    return this.read(this.streamNos, record)
+  }
+  segment(record: number): number {
+    return this.read(this.segments, record)
+  }
+  offset(record: number): number {
+    return this.read(this.offsets, record)
+  }
+  length(record: number): number {
+    return this.read(this.lengths, record)
+  }
+  /** The position of the record's last event. */
+  lastPosition(record: number): number {
+    return this.firstPosition(record) + this.count(record) - 1
+  }
+  /** The stream version of the record's last event. */
+  lastVersion(record: number): number {
+    return this.firstVersion(record) + this.count(record) - 1
+  }
 
   push(firstPosition: number, firstVersion: number, count: number, streamNo: number, length: number): number {
     const record = this.size
     this.reserve(1)
-    this.firstPosition[record] = firstPosition
-    this.firstVersion[record] = firstVersion
-    this.count[record] = count
-    this.streamNo[record] = streamNo
-    this.length[record] = length
+    this.firstPositions[record] = firstPosition
+    this.firstVersions[record] = firstVersion
+    this.counts[record] = count
+    this.streamNos[record] = streamNo
+    this.lengths[record] = length
     this.size = record + 1
     return record
   }
@@ -49,45 +97,49 @@ export class RecordTable {
   /** Makes room for `count` more records at once. */
   reserve(count: number): void {
     const size = this.size + count
-    if (size <= this.firstPosition.length) return
-    this.firstPosition = grow(this.firstPosition, (n) => new Float64Array(n), size)
-    this.firstVersion = grow(this.firstVersion, (n) => new Uint32Array(n), size)
-    this.count = grow(this.count, (n) => new Uint32Array(n), size)
-    this.streamNo = grow(this.streamNo, (n) => new Uint32Array(n), size)
-    this.segment = grow(this.segment, (n) => new Uint32Array(n), size)
-    this.offset = grow(this.offset, (n) => new Float64Array(n), size)
-    this.length = grow(this.length, (n) => new Uint32Array(n), size)
+    if (size <= this.firstPositions.length) return
+    this.firstPositions = grow(this.firstPositions, (n) => new Float64Array(n), size)
+    this.firstVersions = grow(this.firstVersions, (n) => new Uint32Array(n), size)
+    this.counts = grow(this.counts, (n) => new Uint32Array(n), size)
+    this.streamNos = grow(this.streamNos, (n) => new Uint32Array(n), size)
+    this.segments = grow(this.segments, (n) => new Uint32Array(n), size)
+    this.offsets = grow(this.offsets, (n) => new Float64Array(n), size)
+    this.lengths = grow(this.lengths, (n) => new Uint32Array(n), size)
   }
 
   /** Appends whole columns of records of one segment (an idx file's) with one copy each. */
-  pushColumns(
-    columns: {
-      readonly records: number
-      readonly firstPosition: Float64Array
-      readonly firstVersion: Uint32Array
-      readonly count: Uint32Array
-      readonly streamNo: Uint32Array
-      readonly offset: Float64Array
-      readonly length: Uint32Array
-    },
-    segment: number
-  ): void {
+  pushColumns(columns: RecordColumns, segment: number): void {
     const at = this.size
     const records = columns.records
     this.reserve(records)
-    this.firstPosition.set(columns.firstPosition.subarray(0, records), at)
-    this.firstVersion.set(columns.firstVersion.subarray(0, records), at)
-    this.count.set(columns.count.subarray(0, records), at)
-    this.streamNo.set(columns.streamNo.subarray(0, records), at)
-    this.offset.set(columns.offset.subarray(0, records), at)
-    this.length.set(columns.length.subarray(0, records), at)
-    this.segment.fill(segment, at, at + records)
+    this.firstPositions.set(columns.firstPosition.subarray(0, records), at)
+    this.firstVersions.set(columns.firstVersion.subarray(0, records), at)
+    this.counts.set(columns.count.subarray(0, records), at)
+    this.streamNos.set(columns.streamNo.subarray(0, records), at)
+    this.offsets.set(columns.offset.subarray(0, records), at)
+    this.lengths.set(columns.length.subarray(0, records), at)
+    this.segments.fill(segment, at, at + records)
     this.size = at + records
   }
 
+  /** Copies of the columns of records [first, end). */
+  columns(first: number, end: number): RecordColumns {
+    if (first < 0 || first > end || end > this.size) throw new RangeError(`records ${first}..${end} are outside the table of ${this.size}`)
+    return {
+      records: end - first,
+      firstPosition: this.firstPositions.slice(first, end),
+      firstVersion: this.firstVersions.slice(first, end),
+      count: this.counts.slice(first, end),
+      streamNo: this.streamNos.slice(first, end),
+      offset: this.offsets.slice(first, end),
+      length: this.lengths.slice(first, end)
+    }
+  }
+
   locate(record: number, segment: number, offset: number): void {
-    this.segment[record] = segment
-    this.offset[record] = offset
+    this.check(record)
+    this.segments[record] = segment
+    this.offsets[record] = offset
   }
 
   /** The record holding `position`, or the first record after it; `size` when none. */
@@ -96,11 +148,22 @@ export class RecordTable {
     let high = this.size
     while (low < high) {
       const middle = (low + high) >>> 1
-      const last = (this.firstPosition[middle] ?? 0) + (this.count[middle] ?? 0) - 1
-      if (last < position) low = middle + 1
+      if (this.lastPosition(middle) < position) low = middle + 1
       else high = middle
     }
     return low
+  }
+
+  private check(record: number): void {
+    if (!(record >= 0 && record < this.size)) throw new RangeError(`record ${record} is outside the table of ${this.size}`)
+  }
+
+  private read(column: Float64Array | Uint32Array, record: number): number {
+    const value = column[record]
+    if (value === undefined || !(record >= 0 && record < this.size)) {
+      throw new RangeError(`record ${record} is outside the table of ${this.size}`)
+    }
+    return value
   }
 }
 
@@ -201,23 +264,17 @@ export class HashLog {
     this.hashes[this.size++] = hash
   }
 
+  /** Copies of the hashes of positions [firstPosition, firstPosition + count). */
+  slice(firstPosition: number, count: number): Uint32Array {
+    if (firstPosition < 1 || count < 0 || firstPosition - 1 + count > this.size) {
+      throw new RangeError(`positions ${firstPosition}+${count} are outside the hash log of ${this.size}`)
+    }
+    return this.hashes.slice(firstPosition - 1, firstPosition - 1 + count)
+  }
+
   pushAll(hashes: Uint32Array, count: number): void {
     this.hashes = grow(this.hashes, (n) => new Uint32Array(n), this.size + count)
     this.hashes.set(hashes.subarray(0, count), this.size)
     this.size += count
   }
-}
-
-/**
- * What the store knows about one stream. `version` counts the events reserved for it,
- * including those of batches still being written; readers see only durable records.
- *
- * @internal
- */
-export interface StreamEntry {
-  readonly streamId: string
-  readonly streamNo: number
-  readonly category: string
-  version: number
-  readonly records: Array<number>
 }

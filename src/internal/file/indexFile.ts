@@ -25,6 +25,8 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { crc32 } from "node:zlib"
+import type { FileIo } from "./io.js"
+import { writeFully } from "./io.js"
 
 const magic = 0x58495345 // "ESIX" little-endian
 // The columns are the typed arrays' own bytes, so the file is little-endian only on a
@@ -181,18 +183,24 @@ export const readIdx = async (directory: string, segment: number): Promise<Segme
  *
  * @internal
  */
-export const writeIdx = async (directory: string, segment: number, index: SegmentIndex): Promise<void> => {
+export const writeIdx = async (io: FileIo, directory: string, segment: number, index: SegmentIndex): Promise<void> => {
   if (!littleEndianHost) return
   const file = path.join(directory, idxName(segment))
   const temporary = `${file}.tmp`
-  const handle = await fs.open(temporary, "w")
+  const handle = await io.open(temporary, "w")
   try {
-    await handle.writeFile(encodeIdx(index))
-    await handle.datasync()
-  } finally {
-    await handle.close()
+    try {
+      await writeFully(io, handle, [encodeIdx(index)], 0)
+      await io.datasync(handle)
+    } finally {
+      await handle.close()
+    }
+    await io.rename(temporary, file)
+  } catch (cause) {
+    // A full disk, say: leave no partial temporary file behind.
+    await io.remove(temporary).catch(() => undefined)
+    throw cause
   }
-  await fs.rename(temporary, file)
 }
 
 /**
@@ -200,8 +208,8 @@ export const writeIdx = async (directory: string, segment: number, index: Segmen
  *
  * @internal
  */
-export const removeIdx = (directory: string, segment: number): Promise<void> =>
-  fs.rm(path.join(directory, idxName(segment)), { force: true })
+export const removeIdx = (io: FileIo, directory: string, segment: number): Promise<void> =>
+  io.remove(path.join(directory, idxName(segment)))
 
 /**
  * The first difference between two idx contents, or `undefined` when they agree.
