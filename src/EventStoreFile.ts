@@ -21,16 +21,23 @@
  *   any size the contract allows are read whole, by the scan as by reads.
  * - **Descriptors.** Bounded whatever the number of segments: opening reads 16 index
  *   files at a time; reads keep at most 64 segments open, least recently used closed
- *   first. Opening to read needs no free disk space beyond the lock file's.
+ *   first. Opening to read needs no free disk space beyond the lock's socket entry.
  * - **Recovery.** A torn tail (an incomplete or bad last record with nothing good after
- *   it) is truncated on open, logged as a warning and reported to `onOpen`. Anything
- *   else bad — a bad record followed by a good one, or one in an older segment — fails
- *   the open with `FileStoreCorrupt` naming the segment and byte offset. `verify`
- *   checks a store without opening it.
- * - **Lock.** One writer process per directory: a `LOCK` file holding the pid, created
- *   atomically; a second opener gets `FileStoreLocked`; a lock left by a dead process is
- *   reclaimed. Closing the layer's scope waits for the flush in flight, closes the files
- *   and releases the lock.
+ *   it, or with only records a power loss tore from it: a page of the bad record reads as
+ *   zeros, as a dropped unsynced page does, so nothing after it was ever synced) is
+ *   truncated on open, logged as a warning and reported to `onOpen`. Anything else bad —
+ *   a bad record followed by a good one, or one in an older segment — fails the open
+ *   with `FileStoreCorrupt` naming the segment and byte offset. `verify` checks a store
+ *   without opening it. A directory the open creates is synced into its parent.
+ * - **Lock.** One writer process per directory: the holder listens on a unix socket
+ *   `LOCK.<pid>.<since>.<token>` in the directory, which the operating system closes when
+ *   the process exits however it exits; a second opener (another process, or another
+ *   layer in this process) gets `FileStoreLocked` naming the holder's pid and since when.
+ *   A lock nobody listens on (left by a crash, a power loss, or an older version's `LOCK`
+ *   file) is removed by the next open: no lock ever needs deleting by hand. The directory
+ *   must be on a file system that holds unix sockets (local ones; not every network
+ *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
+ *   releases the lock.
  *
  * @since 0.1.0
  */
@@ -39,7 +46,6 @@ import { EventStore, StorageError } from "./EventStore.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./internal/file/errors.js"
 import { nodeIo } from "./internal/file/io.js"
 import { layerWithIo } from "./internal/file/layer.js"
-import type { OpenReport } from "./internal/file/recovery.js"
 import { verifyStore } from "./internal/file/verify.js"
 import type { VerifyReport as InternalVerifyReport } from "./internal/file/verify.js"
 
@@ -92,7 +98,14 @@ export interface FileStoreOptions {
  *
  * @since 0.1.0
  */
-export type FileStoreOpenReport = OpenReport
+export interface FileStoreOpenReport {
+  readonly segments: number
+  readonly records: number
+  readonly events: number
+  readonly truncated: { readonly segment: string; readonly offset: number; readonly bytes: number } | undefined
+  readonly rebuiltIndexes: ReadonlyArray<string>
+  readonly indexWriteFailure: string | undefined
+}
 
 /**
  * The file-backed `EventStore`. Building the layer takes the directory's lock and opens

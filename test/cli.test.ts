@@ -58,4 +58,17 @@ describe("es-kernel verify", () => {
     expect(exitCode).toBe(2)
     expect(stderr).toContain("usage: es-kernel verify <directory>")
   })
+
+  it("refuses an unknown option with exit 2, naming it", async () => {
+    const { exitCode, stderr } = await cli("verify", "--force", "somewhere")
+    expect(exitCode).toBe(2)
+    expect(stderr).toContain("Unknown option '--force'")
+    expect(stderr).toContain("usage: es-kernel verify <directory>")
+  })
+
+  it("prints its usage on --help and exits 0", async () => {
+    const { exitCode, stdout } = await cli("--help")
+    expect(exitCode).toBe(0)
+    expect(stdout).toContain("usage: es-kernel verify <directory>")
+  })
 })

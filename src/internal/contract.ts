@@ -29,7 +29,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../EventStore.js"
-import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, lowSize, NotJson, resetSize } from "./json.js"
+import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, jsonBytes, lowSize, NotJson, resetSize } from "./json.js"
 import { quote } from "./text.js"
 
 // ---------------------------------------------------------------------------
@@ -146,7 +146,7 @@ const prepareEvent = (event: unknown, index: number): PreparedEvent | string => 
   if (metadata instanceof NotJson) return `event ${index}: ${metadata.message}`
   const badMetadata = checkMetadataIds(metadata)
   if (badMetadata !== undefined) return `event ${index}: ${badMetadata}`
-  const bytes = exceedsSize(limits.eventBytes, () => [data, metadata])
+  const bytes = exceedsSize(limits.eventBytes, data, metadata)
   if (bytes !== undefined) {
     return `event ${index}: its data and metadata take ${mebibytes(bytes)} as JSON, over the limit of ${
       mebibytes(limits.eventBytes)
@@ -164,12 +164,12 @@ const prepareEvent = (event: unknown, index: number): PreparedEvent | string => 
 // The exact JSON size of a batch whose counted bounds straddle the limit.
 const exactBatchBytes = (events: ReadonlyArray<PreparedEvent>): number => {
   let bytes = 0
-  for (const event of events) {
-    resetSize()
-    bytes += exceedsSize(-1, () => [event.data, event.metadata]) ?? 0
-  }
+  for (const event of events) bytes += jsonBytes(event.data, event.metadata)
   return bytes
 }
+
+const invalidAppend = (streamId: unknown, reason: string): InvalidAppend =>
+  new InvalidAppend({ streamId: typeof streamId === "string" ? streamId : quote(streamId), reason })
 
 /**
  * Checks an append's input and copies its events, or says what is wrong with it.
@@ -181,15 +181,14 @@ export const prepareAppend = (
   events: unknown,
   expected: unknown
 ): PreparedAppend | InvalidAppend => {
-  const invalid = (reason: string) => new InvalidAppend({ streamId: typeof streamId === "string" ? streamId : String(streamId), reason })
   const badStream = checkName("the stream id", streamId)
-  if (badStream !== undefined || typeof streamId !== "string") return invalid(String(badStream))
-  if (!Array.isArray(events) || events.length === 0) return invalid("the batch must be a non-empty array of events")
+  if (badStream !== undefined || typeof streamId !== "string") return invalidAppend(streamId, String(badStream))
+  if (!Array.isArray(events) || events.length === 0) return invalidAppend(streamId, "the batch must be a non-empty array of events")
   if (events.length > limits.batchEvents) {
-    return invalid(`the batch holds ${events.length} events, over the limit of ${limits.batchEvents}; append it in several batches`)
+    return invalidAppend(streamId, `the batch holds ${events.length} events, over the limit of ${limits.batchEvents}; append it in several batches`)
   }
   if (!isExpectedVersion(expected)) {
-    return invalid(
+    return invalidAppend(streamId, 
       `expected version must be "any", "noStream", "streamExists" or a non-negative integer, got ${
         typeof expected === "number" ? String(expected) : quote(expected)
       }`
@@ -201,7 +200,7 @@ export const prepareAppend = (
   let highBytes = 0
   for (let index = 0; index < events.length; index++) {
     const event = prepareEvent(events[index], index)
-    if (typeof event === "string") return invalid(event)
+    if (typeof event === "string") return invalidAppend(streamId, event)
     prepared[index] = event
     if (event.eventId !== undefined) chosenIds = true
     lowBytes += lowSize()
@@ -211,7 +210,7 @@ export const prepareAppend = (
     const seen = new Set<string>()
     for (const { eventId } of prepared) {
       if (eventId === undefined) continue
-      if (seen.has(eventId)) return invalid(`event id ${quote(eventId)} appears twice in the batch; each event needs its own id`)
+      if (seen.has(eventId)) return invalidAppend(streamId, `event id ${quote(eventId)} appears twice in the batch; each event needs its own id`)
       seen.add(eventId)
     }
   }
@@ -219,7 +218,7 @@ export const prepareAppend = (
   if (highBytes > limits.batchBytes) {
     const bytes = lowBytes > limits.batchBytes ? lowBytes : exactBatchBytes(prepared)
     if (bytes > limits.batchBytes) {
-      return invalid(`the batch takes ${mebibytes(bytes)} as JSON, over the limit of ${mebibytes(limits.batchBytes)}; append it in several batches`)
+      return invalidAppend(streamId, `the batch takes ${mebibytes(bytes)} as JSON, over the limit of ${mebibytes(limits.batchBytes)}; append it in several batches`)
     }
   }
   return { streamId, expected, events: prepared, chosenIds }

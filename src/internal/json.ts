@@ -278,19 +278,26 @@ export const lowSize = (): number => lowBytes
 export const highSize = (): number => highBytes
 
 /**
- * Whether the values copied since `resetSize` take more than `limit` bytes as UTF-8 JSON
- * text. `values` must be those values: they are serialised only when the cheap bounds
- * counted on the walk cannot tell.
+ * Whether the values copied since `resetSize` — `data` and `metadata` — take more than
+ * `limit` bytes as UTF-8 JSON text: their size when they do, `undefined` when not. They
+ * are serialised only when the cheap bounds counted on the walk cannot tell.
  *
  * @internal
  */
-export const exceedsSize = (limit: number, values: () => ReadonlyArray<Json | Metadata>): number | undefined => {
+export const exceedsSize = (limit: number, data: Json, metadata: Metadata): number | undefined => {
   if (highBytes <= limit) return undefined
   if (lowBytes > limit) return lowBytes
-  let exact = 0
-  for (const value of values()) exact += utf8Length(JSON.stringify(value))
+  const exact = jsonBytes(data, metadata)
   return exact > limit ? exact : undefined
 }
+
+/**
+ * The exact UTF-8 length of the JSON text of `data` and `metadata`.
+ *
+ * @internal
+ */
+export const jsonBytes = (data: Json, metadata: Metadata): number =>
+  utf8Length(JSON.stringify(data)) + utf8Length(JSON.stringify(metadata))
 
 // The UTF-8 length of well-formed text (JSON.stringify escapes lone surrogates).
 const utf8Length = (text: string): number => {

@@ -26,11 +26,12 @@
  */
 import { AssertionError } from "node:assert"
 import { inspect, isDeepStrictEqual } from "node:util"
-import * as fc from "fast-check"
+import type * as fc from "fast-check"
 import * as Either from "fp-ts/lib/Either.js"
 import type { EventCodec, EventMap, EventOf, StoredEvent, UnknownTypePolicy } from "../EventCodec.js"
 import { isSkipped } from "../EventCodec.js"
 import type { Json } from "../EventStore.js"
+import { fastCheck } from "../internal/fastCheck.js"
 
 /**
  * What the laws need to know about your codec.
@@ -138,7 +139,7 @@ const member = <P, K extends keyof P & string>(type: K, data: fc.Arbitrary<P[K]>
 const eventArbitrary = <P>(arbitraries: LawOptions<P>["arbitraries"]): fc.Arbitrary<EventOf<P>> => {
   const members: Array<fc.Arbitrary<EventOf<P>>> = []
   for (const type in arbitraries) members.push(member<P, typeof type>(type, arbitraries[type]))
-  return members.length === 0 ? fail("the codec laws need at least one event type") : fc.oneof(...members)
+  return members.length === 0 ? fail("the codec laws need at least one event type") : fastCheck("CodecLaws").oneof(...members)
 }
 
 const entries = <A>(byVersion: { readonly [schemaVersion: number]: A }): ReadonlyArray<readonly [number, A]> =>
@@ -150,6 +151,7 @@ const entries = <A>(byVersion: { readonly [schemaVersion: number]: A }): Readonl
  * @since 0.1.0
  */
 export const laws = <P, U extends UnknownTypePolicy>(codec: EventCodec<P, U>, options: LawOptions<P>): ReadonlyArray<Law> => {
+  const fc = fastCheck("CodecLaws")
   const parameters = { numRuns: options.numRuns ?? 200, ...(options.seed === undefined ? {} : { seed: options.seed }) }
   const property = <A>(arbitrary: fc.Arbitrary<A>, predicate: (a: A) => void) => () => {
     const details = fc.check(fc.property(arbitrary, predicate), parameters)

@@ -11,7 +11,8 @@
  * small pure model of the contract, so every layer answers alike.
  *
  * Runner-agnostic: pass your runner's `describe` and `it` (vitest, jest and `node:test`
- * all fit). The model test needs `fast-check`.
+ * all fit). The model test needs `fast-check`, an optional peer dependency: without it,
+ * `cases` and `register` throw `FastCheckUnavailable` with the command that installs it.
  *
  * ```ts
  * import { describe, it } from "vitest"
@@ -27,10 +28,14 @@
  */
 import type { Layer } from "effect"
 import type { EventStore } from "../EventStore.js"
+import { loadOptional, need } from "../internal/fastCheck.js"
 import { adversarial } from "../internal/testing/adversarial.js"
 import { conformance } from "../internal/testing/conformance.js"
-import { modelTest } from "../internal/testing/model.js"
 import { Suite } from "../internal/testing/suite.js"
+
+// The model test builds fast-check arbitraries as its module loads, and fast-check is an
+// optional peer: so it is loaded here, and its absence reported when the suite is built.
+const model = await loadOptional(() => import("../internal/testing/model.js"))
 
 /**
  * The two functions of a test runner the suite registers its cases with.
@@ -75,6 +80,7 @@ export interface Case {
  * @since 0.2.0
  */
 export const cases = (makeLayer: () => Layer.Layer<EventStore, unknown>, options: Options = {}): ReadonlyArray<Case> => {
+  const { modelTest } = need("StoreConformance", model)
   const suite = new Suite()
   suite.group("conformance", () => conformance(suite, makeLayer))
   suite.group("adversarial input", () => adversarial(suite, makeLayer))

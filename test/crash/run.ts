@@ -1,12 +1,26 @@
 /**
- * `npm run test:crash -- --rounds 500`: the crash test with as many rounds as you like.
+ * `npm run test:crash`: the SIGKILL rounds and the power-loss rounds, with as many rounds
+ * as you like: `-- --rounds 500` (SIGKILL), `-- --power-loss 1000`, and `-- --seed N` to
+ * replay power-loss rounds from a seed a failure printed (0 skips a kind).
  */
 import { runCrashRounds } from "./crashRounds.js"
+import { runPowerLossRounds } from "./powerLossRounds.js"
 
-const roundsFlag = process.argv.indexOf("--rounds")
-const rounds = roundsFlag === -1 ? 100 : Number(process.argv[roundsFlag + 1])
-if (!Number.isSafeInteger(rounds) || rounds <= 0) throw new Error("--rounds needs a positive integer")
+const flag = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(name)
+  if (at === -1) return fallback
+  const value = Number(process.argv[at + 1])
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} needs a non-negative integer`)
+  return value
+}
 
-const summary = await runCrashRounds({ rounds, log: (line) => console.log(line) })
-console.log(JSON.stringify(summary, null, 2))
-process.exit(summary.problems.length === 0 ? 0 : 1)
+const rounds = flag("--rounds", 100)
+const powerLossRounds = flag("--power-loss", 200)
+const seed = flag("--seed", Date.now() % 1_000_000_000)
+
+const log = (line: string) => console.log(line)
+const sigkill = rounds === 0 ? undefined : await runCrashRounds({ rounds, log })
+if (sigkill !== undefined) console.log(JSON.stringify({ sigkill }, null, 2))
+const powerLoss = powerLossRounds === 0 ? undefined : await runPowerLossRounds({ rounds: powerLossRounds, seed, log })
+if (powerLoss !== undefined) console.log(JSON.stringify({ powerLoss }, null, 2))
+process.exit((sigkill?.problems.length ?? 0) + (powerLoss?.problems.length ?? 0) === 0 ? 0 : 1)

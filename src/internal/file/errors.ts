@@ -10,16 +10,25 @@
 import { Data } from "effect"
 
 /**
- * Another live process (or another layer in this process) holds the store's lock file.
+ * Another live process (or another layer in this process) holds the store's writer lock.
+ * A lock is held only while its process runs: one left by a process that exited or
+ * crashed is taken over by the next open, so there is nothing to delete by hand.
  *
  * @since 0.1.0
  */
 export class FileStoreLocked extends Data.TaggedError("FileStoreLocked")<{
   readonly directory: string
   readonly holderPid: number
+  readonly heldSince: Date
 }> {
   override get message(): string {
-    return `event store ${this.directory} is locked by the live process ${this.holderPid}`
+    const since = this.heldSince.toISOString()
+    return this.holderPid === process.pid
+      ? `event store ${this.directory} is already open in this process (pid ${this.holderPid}) since ${since}: ` +
+        "use that layer, or close its scope before opening the store again"
+      : `event store ${this.directory} is locked by the live process ${this.holderPid} (pid as seen from its own ` +
+        `container) since ${since}: stop that process or close its store, then open again; ` +
+        "a lock is released when its process exits, so never delete LOCK files by hand"
   }
 }
 

@@ -5,7 +5,8 @@
  * remove of the store's files goes through it; reads of data files do not (they change
  * nothing). Production code uses `nodeIo`: `node:fs/promises`, nothing else.
  *
- * The lock file is the one exception: it is written by `lock.ts` directly.
+ * The lock is the one exception: `lock.ts` binds and removes its socket directly (no
+ * bytes of it outlive its process, let alone a power loss).
  *
  * @internal
  */

@@ -6,18 +6,17 @@
 import { Effect, Layer } from "effect"
 import type { StorageError } from "../../EventStore.js"
 import { EventStore } from "../../EventStore.js"
-import type { FileStoreOptions } from "../../EventStoreFile.js"
+import type { FileStoreOpenReport, FileStoreOptions } from "../../EventStoreFile.js"
 import type { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
 import type { FileIo } from "./io.js"
 import { openStore } from "./store.js"
-import type { OpenReport } from "./store.js"
 
 const defaultSegmentSize = 16 * 1024 * 1024
 
 export const layerWithIo = (
   options: FileStoreOptions,
   io: FileIo,
-  onOpen: (report: OpenReport) => void = options.onOpen ?? (() => undefined)
+  onOpen: (report: FileStoreOpenReport) => void = options.onOpen ?? (() => undefined)
 ): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> =>
   Layer.effect(
     EventStore,

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type { FileStoreOpenReport } from "../../EventStoreFile.js"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { countAt, firstPositionAt, firstVersionAt, fixedBodyBytes, frameHeaderBytes, streamNoAt } from "./frame.js"
@@ -26,14 +27,7 @@ import type { ScanOutcome } from "./segments.js"
  *
  * @internal
  */
-export interface OpenReport {
-  readonly segments: number
-  readonly records: number
-  readonly events: number
-  readonly truncated: { readonly segment: string; readonly offset: number; readonly bytes: number } | undefined
-  readonly rebuiltIndexes: ReadonlyArray<string>
-  readonly indexWriteFailure: string | undefined
-}
+export type OpenReport = FileStoreOpenReport
 
 /**
  * The index as opening built it, how the scan of the last segment ended, and where the

@@ -3,8 +3,9 @@
  *
  * A segment is `segment-<8-digit number>.log`, records back to back. A new segment is
  * created only when the previous one's last group commit has been synced, so only the
- * last segment can end in a torn write; anything wrong in an older segment, or a bad
- * record followed by a good one, is corruption.
+ * last segment can end in a torn write. Anything wrong in an older segment is corruption;
+ * so is a bad record followed by a good one, unless a power loss explains it (see
+ * `tornByPowerLoss`).
  *
  * @internal
  */
@@ -51,7 +52,8 @@ export const estimateEvents = async (directory: string, segments: ReadonlyArray<
  *
  * - `Complete`: every record is good.
  * - `TornTail`: the last segment ends in bytes that are not a complete record and no good
- *   record follows them: an interrupted write, safe to cut at `offset`.
+ *   record follows them, or only records a power loss tore from it: an interrupted
+ *   write, safe to cut at `offset`.
  * - `Corrupt`: a bad record that is not a torn tail, or a record `visit` refused.
  *
  * @internal
@@ -85,6 +87,28 @@ const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | und
     if (typeof checkFrame(buffer, offset, end) === "number") return offset
   }
   return undefined
+}
+
+const pageBytes = 4096
+
+const isZero = (buffer: Buffer, from: number, to: number): boolean => {
+  for (let at = from; at < to; at++) if (buffer[at] !== 0) return false
+  return true
+}
+
+// A power loss keeps or drops each page of a write no sync covered, and a dropped page
+// past the file's old end reads as zeros. So when the bytes of a bad record up to the
+// next page boundary, or a whole page between it and the next good record, are zeros,
+// the good records after it came from the same unsynced writes — a sync would have made
+// the dropped page durable too — and none of them was acknowledged: the tail is torn,
+// not corrupt. `rest` holds the file from `offset`; `good` is where the good record is.
+const tornByPowerLoss = (rest: Buffer, offset: number, good: number): boolean => {
+  const firstBoundary = Math.ceil((offset + 1) / pageBytes) * pageBytes - offset
+  if (isZero(rest, 0, Math.min(firstBoundary, good))) return true
+  for (let page = firstBoundary; page + pageBytes <= good; page += pageBytes) {
+    if (isZero(rest, page, page + pageBytes)) return true
+  }
+  return false
 }
 
 /**
@@ -160,7 +184,7 @@ const scanSegment = async (handle: FileHandle, segment: number, visit: RecordVis
       const rest = Buffer.allocUnsafe(size - offset)
       await handle.read(rest, 0, rest.length, offset)
       const good = goodFrameAfter(rest, 1, rest.length)
-      if (good === undefined) return { _tag: "TornTail", segment, offset, size }
+      if (good === undefined || tornByPowerLoss(rest, offset, good)) return { _tag: "TornTail", segment, offset, size }
       return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }
     }
     const refused = visit(buffer, at + frameHeaderBytes, at + checked, segment, offset, checked)

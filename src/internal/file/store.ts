@@ -74,7 +74,7 @@ const openParts = (options: StoreOptions) =>
       Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
       (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
     )
-    if (lock._tag === "Held") return yield* new FileStoreLocked({ directory, holderPid: lock.holderPid })
+    if (lock._tag === "Held") return yield* new FileStoreLocked({ directory, holderPid: lock.holder.pid, heldSince: lock.holder.since })
     const recovery = yield* Effect.tryPromise({ try: () => recover(directory, io), catch: toStorageError(`reading ${directory}`) })
     if (recovery._tag === "Corrupt") {
       return yield* new FileStoreCorrupt({ directory, segment: recovery.segment, offset: recovery.offset, reason: recovery.reason })
