@@ -31,7 +31,7 @@ import { runInNewContext } from "node:vm"
 import { Schema } from "effect"
 import { suites } from "./suites.js"
 import type { Bar, Suite } from "./suites.js"
-import { eventCount, expectedBalance, expectedFold, payloadCount, payloads, runWorkload, withEvents, withInFlight, workloads } from "./workloads.js"
+import { eventCount, expectedBalance, expectedFleetBalance, expectedFold, expectedHotBalance, payloadCount, payloads, runWorkload, withEvents, withInFlight, workloads } from "./workloads.js"
 import type { Measurement, Target, Workload, WorkloadSpec } from "./workloads.js"
 
 // ---------------------------------------------------------------------------
@@ -173,8 +173,15 @@ const verify = (target: Target, workload: Workload, spec: WorkloadSpec, m: Measu
   if (spec.kind === "replayFold" && m.check !== expectedFold(spec.events)) {
     throw new Error(`${target.name} ${workload.id}: fold gave ${String(m.check)}, expected ${expectedFold(spec.events)}`)
   }
-  if (spec.kind === "commands" && m.check !== expectedBalance(spec)) {
-    throw new Error(`${target.name} ${workload.id}: total balance ${String(m.check)}, expected ${expectedBalance(spec)}`)
+  const balance = spec.kind === "commands"
+    ? expectedBalance(spec)
+    : spec.kind === "hotStream"
+    ? expectedHotBalance(spec)
+    : spec.kind === "fleet"
+    ? expectedFleetBalance(spec)
+    : undefined
+  if (balance !== undefined && m.check !== balance) {
+    throw new Error(`${target.name} ${workload.id}: total balance ${String(m.check)}, expected ${balance}`)
   }
   if (!(m.seconds > 0)) throw new Error(`${target.name} ${workload.id}: no time measured`)
 }
@@ -293,8 +300,10 @@ const fmtRatio = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.t
 
 const kindOf = (workloadId: string): WorkloadSpec["kind"] | undefined => workloads.find((w) => w.id === workloadId)?.spec.kind
 
-/** What a rate counts: commands for W6, events elsewhere. */
-const unit = (workloadId: string): string => (kindOf(workloadId) === "commands" ? "commands/s" : "events/s")
+const commandKinds: ReadonlyArray<WorkloadSpec["kind"] | undefined> = ["commands", "hotStream", "fleet"]
+
+/** What a rate counts: commands for the handler's workloads (W6–W8), events elsewhere. */
+const unit = (workloadId: string): string => (commandKinds.includes(kindOf(workloadId)) ? "commands/s" : "events/s")
 
 /** F2's rate as the time it stands for: `n` events opened in `n / rate` seconds. */
 const openTime = (workloadId: string, s: Summary): string =>

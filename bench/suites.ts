@@ -90,13 +90,40 @@ export const suites: { readonly [name: string]: Suite } = {
       "es-kernel's CommandHandler on the memory layer vs Emmett's DeciderCommandHandler on its in-memory store, " +
       "same bank decider (examples/bank/Account.ts)",
     targets: async () => {
-      const { eskernelHandler } = await import("./targets/eskernel-handler.js")
+      const { eskernelHandler, eskernelHandlerTraced } = await import("./targets/eskernel-handler.js")
       const { emmettHandler } = await import("./targets/emmett-handler.js")
-      return [eskernelHandler, emmettHandler]
+      return [eskernelHandler, emmettHandler, eskernelHandlerTraced]
     },
-    workloads: ["W6"],
-    notes: ["Rates are commands/s (each command appends one event)."],
-    bar: {}
+    workloads: ["W6", "W7", "W8"],
+    notes: [
+      "Rates are commands/s (each command appends one event).",
+      "W6 runs es-kernel twice: as it is (no tracing backend, so no spans, like Emmett) and with a tracer installed (a span per command); the ratio is the first's.",
+      "W7: Emmett with its own version-conflict retry (retry: { onVersionConflict: true }); with its default (none) 1 of 1,000 succeeds.",
+      "W8: Emmett has no many() combinator (dash)."
+    ],
+    bar: {
+      W6: { minRatio: 5 },
+      W8: { minFlatness: 1 / 1.5 }
+    }
+  },
+
+  "handler-file": {
+    description: "es-kernel's CommandHandler on the durable file layer (default sync: every append waits for its fdatasync)",
+    targets: async () => {
+      const { eskernelHandlerFile } = await import("./targets/eskernel-handler.js")
+      return [eskernelHandlerFile]
+    },
+    workloads: ["W6", "W7", "W8"],
+    // W6 handles one command at a time, so every command waits for a sync of its own.
+    sizes: { W6: 2_000 },
+    notes: [
+      "Rates are commands/s (each command appends one event). W6 scaled to 2,000 commands: one at a time, each waits for its own fdatasync.",
+      "No Emmett row: its SQLite store on one connection runs transactions one at a time, and with a connection per operation it crashes under concurrency (see the file suite)."
+    ],
+    bar: {
+      W7: { minRate: 1_000 / 7.2 },
+      W8: { minFlatness: 1 / 1.5 }
+    }
   },
 
   postgres: {

@@ -49,9 +49,6 @@ export const payloads = (n: number): ReadonlyArray<Payload> => Array.from({ leng
 /** The fold of W5: the sum of `amount`. Every target must return the same number. */
 export const foldAmount = (sum: number, data: Payload): number => sum + data.amount
 
-/** W5's seeding batches: the largest batch the store contract takes (`limits.batchEvents`). */
-export const seedBatch = 10_000
-
 /** The expected result of W5's fold over the first `n` payloads. */
 export const expectedFold = (n: number): number => {
   let sum = 0
@@ -96,7 +93,7 @@ export interface Batches {
   readonly concurrency?: number
 }
 
-/** W5: read one `events`-event stream (appended untimed, in batches of `seedBatch`) and fold it. */
+/** W5: read one `events`-event stream (appended untimed, in the largest batches the contract takes) and fold it. */
 export interface ReplayFold {
   readonly kind: "replayFold"
   readonly events: number
@@ -112,6 +109,28 @@ export interface Commands {
   readonly accounts: number
   readonly commands: number
   readonly seed: number
+}
+
+/**
+ * W7: a hot stream. Open one account (untimed), then send it `commands` deposits all at
+ * once, through the handler's default retry. Every one must succeed. Rates are commands/s.
+ */
+export interface HotStream {
+  readonly kind: "hotStream"
+  readonly commands: number
+}
+
+/**
+ * W8: a fleet of accounts in one stream (`Decider.many`): `commands` commands, each
+ * opening a new account, so the fleet grows to `commands` ids. They go in windows of
+ * `window` (a fraction of all), each window's commands `inFlight` at a time; the first and
+ * the last window are timed separately (flatness = last / first). Rates are commands/s.
+ */
+export interface Fleet {
+  readonly kind: "fleet"
+  readonly commands: number
+  readonly window: number
+  readonly inFlight: number
 }
 
 /** F1: `events` single-event appends by `writers` concurrent writers, each to its own stream, exact versions. */
@@ -144,6 +163,8 @@ export type WorkloadSpec =
   | Batches
   | ReplayFold
   | Commands
+  | HotStream
+  | Fleet
   | ConcurrentWriters
   | Open
   | ReadAll
@@ -188,6 +209,16 @@ export const workloads: ReadonlyArray<Workload> = [
     spec: { kind: "commands", accounts: 1_000, commands: 20_000, seed: 42 }
   },
   {
+    id: "W7",
+    title: "hot stream: 1,000 concurrent deposits to one account, default retry (commands/s)",
+    spec: { kind: "hotStream", commands: 1_000 }
+  },
+  {
+    id: "W8",
+    title: "fleet: Decider.many over 100,000 ids in one stream, 100 in flight (first/last 10%, commands/s)",
+    spec: { kind: "fleet", commands: 100_000, window: 0.1, inFlight: 100 }
+  },
+  {
     id: "F1",
     title: "100 concurrent writers, single-event appends, each to its own stream",
     spec: { kind: "concurrentWriters", events: 100_000, writers: 100 }
@@ -210,6 +241,8 @@ export const eventCount = (spec: WorkloadSpec): number => {
     case "batches":
       return spec.batches * spec.batchSize
     case "commands":
+    case "hotStream":
+    case "fleet":
       return spec.commands
     default:
       return spec.events
@@ -220,6 +253,8 @@ export const eventCount = (spec: WorkloadSpec): number => {
 export const payloadCount = (spec: WorkloadSpec): number => {
   switch (spec.kind) {
     case "commands":
+    case "hotStream":
+    case "fleet":
       return 0
     case "open":
     case "readAll":
@@ -259,6 +294,9 @@ export const withEvents = (spec: WorkloadSpec, events: number): WorkloadSpec => 
       return { ...spec, events: n, writers: Math.min(spec.writers, n) }
     case "commands":
       return { ...spec, commands: n, accounts: Math.min(spec.accounts, n) }
+    case "hotStream":
+    case "fleet":
+      return { ...spec, commands: n }
     case "oneStream":
     case "concurrentNewStreams":
     case "replayFold":
@@ -278,7 +316,7 @@ export const withEvents = (spec: WorkloadSpec, events: number): WorkloadSpec => 
  * What one timed run produced.
  *
  * - `events` / `seconds`: the events moved and the wall time of the timed part only.
- * - `first` / `last`: for W2, the rates (events/s) of the first and last window.
+ * - `first` / `last`: for W2 and W8, the rates (events or commands/s) of the first and last window.
  * - `check`: a number the harness verifies (W5: the fold's result).
  */
 export interface Measurement {
@@ -336,6 +374,10 @@ export const runWorkload = (
       return target.runners.replayFold?.(spec, data)
     case "commands":
       return target.runners.commands?.(spec, data)
+    case "hotStream":
+      return target.runners.hotStream?.(spec, data)
+    case "fleet":
+      return target.runners.fleet?.(spec, data)
     case "concurrentWriters":
       return target.runners.concurrentWriters?.(spec, data)
     case "open":
@@ -420,3 +462,46 @@ export const expectedBalance = (spec: Commands): number =>
 
 /** W6: account `i`'s id. */
 export const accountId = (i: number): string => `acc${String(i).padStart(6, "0")}`
+
+/** W7: the amount of the `i`-th deposit to the hot account. */
+export const hotDeposit = (i: number): number => 1 + (i % 100)
+
+/** The balance the W7 account must end with (it opens with 0). */
+export const expectedHotBalance = (spec: HotStream): number => {
+  let sum = 0
+  for (let i = 0; i < spec.commands; i++) sum += hotDeposit(i)
+  return sum
+}
+
+/** W8: the opening balance of the `i`-th account of the fleet. */
+export const fleetOpening = (i: number): number => i % 1_000
+
+/** The balance the W8 fleet must end with, summed over all accounts. */
+export const expectedFleetBalance = (spec: Fleet): number => {
+  let sum = 0
+  for (let i = 0; i < spec.commands; i++) sum += fleetOpening(i)
+  return sum
+}
+
+/** W8's windows: `[start, end)` command index ranges, in order, each `spec.window` of all. */
+export const fleetWindows = (spec: Fleet): ReadonlyArray<readonly [number, number]> => {
+  const size = Math.max(1, Math.floor(spec.commands * spec.window))
+  const windows: Array<readonly [number, number]> = []
+  for (let start = 0; start < spec.commands; start += size) windows.push([start, Math.min(spec.commands, start + size)])
+  return windows
+}
+
+/** W8's measurement from each window's duration in milliseconds. */
+export const fleetMeasurement = (spec: Fleet, windowMillis: ReadonlyArray<number>): Measurement => {
+  const windows = fleetWindows(spec)
+  const rateOf = (i: number): number => {
+    const [start, end] = windows[i] ?? [0, 0]
+    return (end - start) / ((windowMillis[i] ?? Number.NaN) / 1000)
+  }
+  return {
+    events: spec.commands,
+    seconds: windowMillis.reduce((a, b) => a + b, 0) / 1000,
+    first: rateOf(0),
+    last: rateOf(windows.length - 1)
+  }
+}

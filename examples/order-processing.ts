@@ -1,7 +1,7 @@
 /**
  * Orders on an event store, through the command handler (the order workflow of the
  * "event store learning project"): several customers fill carts, submit, pay, complete
- * and cancel orders; two writers race on one order and the handler's retry lands both;
+ * and cancel orders; two app servers race on one order and the handler's retry lands both;
  * one order's history as a table, and its state at an earlier version and an earlier
  * moment; an order completed by an older version of the app (OrderCompleted v1) read
  * as v2; three read models fed from the same events.
@@ -18,6 +18,9 @@ import * as ReadModels from "./order/ReadModels.js"
 import { storeFromArgs } from "./store.js"
 
 const orders = CommandHandler.make({ decider: Order.decider, codec: Order.codec, category: "order" })
+// A second app server with its own handler. Within one handler, commands for one order
+// queue and never conflict; two handlers (two processes, in real life) do race.
+const ordersOnLaptop = CommandHandler.make({ decider: Order.decider, codec: Order.codec, category: "order" })
 
 // Timestamps are impure, so commands carry them (see Order.ts): the example reads the clock.
 const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
@@ -132,7 +135,7 @@ const program = Effect.gen(function*() {
   yield* Console.log("  the phone adds a mug and the laptop 2 filter papers; both load version 2 before either appends:")
   const raced = yield* Effect.all([
     orders.handle(adaAgain, add(mug, 1), { metadata: { writer: "phone" } }),
-    orders.handle(adaAgain, add(filters, 2), { metadata: { writer: "laptop" } })
+    ordersOnLaptop.handle(adaAgain, add(filters, 2), { metadata: { writer: "laptop" } })
   ], { concurrency: 2 }).pipe(Effect.provideServiceEffect(EventStore.EventStore, withStagedRace))
   for (const [writer, handled] of [["phone", raced[0]], ["laptop", raced[1]]] as const) {
     yield* Console.log(`  ${writer.padEnd(6)} done at version ${handled.version}`)

@@ -4,10 +4,13 @@
  * the file and PostgreSQL stores a second run continues the first run's history; on
  * PostgreSQL each example keeps its store in a schema named after it (`bank_account`, …),
  * so the examples can share one database.
+ * Projections and process managers keep their checkpoints beside the store: in memory, or
+ * in `<directory>/projections`. On PostgreSQL they are kept in memory (there is no
+ * PostgreSQL checkpoint store yet), so each run rebuilds them from the whole log.
  */
 import * as path from "node:path"
 import { Layer } from "effect"
-import { EventStoreFile, EventStoreMemory } from "es-kernel"
+import { CheckpointStore, EventStoreFile, EventStoreMemory } from "es-kernel"
 import type { EventStore } from "es-kernel"
 import * as EventStorePostgres from "es-kernel/postgres"
 
@@ -21,6 +24,7 @@ export interface ChosenStore {
     | EventStorePostgres.SchemaTooNew
     | EventStorePostgres.PositionsWouldGoBackwards
   >
+  readonly checkpoints: Layer.Layer<CheckpointStore.CheckpointStore>
 }
 
 // The running example's name as a schema name: examples/bank-account.ts → bank_account.
@@ -30,16 +34,21 @@ const exampleSchema = (): string =>
 export const storeFromArgs = (args: ReadonlyArray<string> = process.argv.slice(2)): ChosenStore => {
   const flag = args.indexOf("--store")
   const choice = flag === -1 ? "memory" : args[flag + 1] ?? ""
-  if (choice === "memory") return { description: "memory", layer: EventStoreMemory.layer }
+  if (choice === "memory") return { description: "memory", layer: EventStoreMemory.layer, checkpoints: CheckpointStore.layerMemory }
   if (choice.startsWith("file:") && choice.length > "file:".length) {
     const directory = choice.slice("file:".length)
-    return { description: `file log in ${directory}`, layer: EventStoreFile.layer({ directory }) }
+    return {
+      description: `file log in ${directory}`,
+      layer: EventStoreFile.layer({ directory }),
+      checkpoints: CheckpointStore.layerFile({ directory: path.join(directory, "projections") })
+    }
   }
   if (choice.startsWith("postgres://") || choice.startsWith("postgresql://")) {
     const schema = exampleSchema()
     return {
       description: `PostgreSQL (schema ${schema})`,
-      layer: EventStorePostgres.layer({ url: choice, schema, maxConnections: 4 })
+      layer: EventStorePostgres.layer({ url: choice, schema, maxConnections: 4 }),
+      checkpoints: CheckpointStore.layerMemory
     }
   }
   throw new Error(`--store takes "memory", "file:<directory>" or "postgres://<user>@<host>/<database>", not "${choice}"`)

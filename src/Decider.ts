@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import * as Either from "fp-ts/lib/Either.js"
+import { PersistentMap } from "./internal/persistentMap.js"
 
 /**
  * A decider for commands `C`, state `S`, events `E` and rejections `R`.
@@ -127,23 +128,28 @@ export const neutral: Decider<never, undefined, never, never> = {
 /**
  * Two deciders side by side. Commands and events are tagged per side (`Left` for `a`,
  * `Right` for `b`); the state is the pair of states; each side sees only its own
- * commands and events. Terminal when both sides are.
+ * commands and events. Terminal when both sides are (never, when either side has no
+ * `isTerminal`).
  *
  * @since 0.1.0
  */
 export const compose = <C1, S1, E1, R1, C2, S2, E2, R2>(
   a: Decider<C1, S1, E1, R1>,
   b: Decider<C2, S2, E2, R2>
-): Decider<Either.Either<C1, C2>, readonly [S1, S2], Either.Either<E1, E2>, R1 | R2> => ({
-  decide: (command, [s1, s2]) =>
-    Either.isLeft(command)
-      ? Either.map((events: ReadonlyArray<E1>) => events.map(Either.left))(a.decide(command.left, s1))
-      : Either.map((events: ReadonlyArray<E2>) => events.map(Either.right))(b.decide(command.right, s2)),
-  evolve: ([s1, s2], event) =>
-    Either.isLeft(event) ? [a.evolve(s1, event.left), s2] : [s1, b.evolve(s2, event.right)],
-  initialState: [a.initialState, b.initialState],
-  isTerminal: ([s1, s2]) => isTerminal(a, s1) && isTerminal(b, s2)
-})
+): Decider<Either.Either<C1, C2>, readonly [S1, S2], Either.Either<E1, E2>, R1 | R2> => {
+  const composed: Decider<Either.Either<C1, C2>, readonly [S1, S2], Either.Either<E1, E2>, R1 | R2> = {
+    decide: (command, [s1, s2]) =>
+      Either.isLeft(command)
+        ? Either.map((events: ReadonlyArray<E1>) => events.map(Either.left))(a.decide(command.left, s1))
+        : Either.map((events: ReadonlyArray<E2>) => events.map(Either.right))(b.decide(command.right, s2)),
+    evolve: ([s1, s2], event) =>
+      Either.isLeft(event) ? [a.evolve(s1, event.left), s2] : [s1, b.evolve(s2, event.right)],
+    initialState: [a.initialState, b.initialState]
+  }
+  return a.isTerminal === undefined || b.isTerminal === undefined
+    ? composed
+    : { ...composed, isTerminal: ([s1, s2]) => isTerminal(a, s1) && isTerminal(b, s2) }
+}
 
 /**
  * A command addressed to one instance of a `many` decider.
@@ -159,8 +165,14 @@ export interface Addressed<K extends string, A> {
  * Many independent instances of one decider, keyed by id. A command or event addressed to
  * `id` reaches only that instance; an instance is created on its first event from the
  * inner initial state. Terminal instances stay in the map, so a finished instance is never
- * silently restarted. Each evolve copies the map (the state stays an immutable value):
- * meant for fleets of tens to thousands, not millions.
+ * silently restarted; the fleet itself is never terminal (it has no `isTerminal`).
+ *
+ * The state reads as a `ReadonlyMap` (`get`, `has`, `size`, iteration in the order
+ * instances first appeared) and is a persistent map underneath: each event replaces one
+ * instance and shares the rest with the previous state, so a command or event costs
+ * O(log n) in a fleet of n instances and replaying a fleet is linear in its events. Every
+ * earlier state stays valid and unchanged. (A plain `Map` handed in as a state works too;
+ * it is copied once, on the first event.)
  *
  * @since 0.1.0
  */
@@ -172,12 +184,10 @@ export const many = <C, S, E, R, K extends string = string>(
       decider.decide(value, states.get(id) ?? decider.initialState)
     ),
   evolve: (states, { id, value }) => {
-    const next = new Map(states)
-    next.set(id, decider.evolve(states.get(id) ?? decider.initialState, value))
-    return next
+    const persistent = states instanceof PersistentMap ? states : PersistentMap.from(states)
+    return persistent.set(id, decider.evolve(states.get(id) ?? decider.initialState, value))
   },
-  initialState: new Map<K, S>(),
-  isTerminal: () => false
+  initialState: PersistentMap.empty<K, S>()
 })
 
 /**

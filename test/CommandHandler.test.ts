@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Schedule, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Ref, Schedule, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
+import * as Either from "fp-ts/lib/Either.js"
 import * as t from "io-ts"
 import { CommandHandler, Decider, EventCodec, EventStore, EventStoreMemory } from "es-kernel"
 import * as Account from "../examples/bank/Account.js"
@@ -21,10 +22,10 @@ const events = Effect.fnUntraced(function*(streamId: string) {
 
 /**
  * The real memory store, with every append made to wait for the other fibers first, so
- * that concurrent handlers really do interleave between load and append. It counts the
- * conflicts it saw, to prove the retry path ran.
+ * that concurrent writers really do interleave between deciding and appending. It counts
+ * the appends and the conflicts it saw.
  */
-const interleaved = (conflicts: Ref.Ref<number>) =>
+const counting = (counts: Ref.Ref<{ readonly appends: number; readonly conflicts: number }>) =>
   Layer.effect(
     EventStore.EventStore,
     Effect.gen(function*() {
@@ -33,12 +34,22 @@ const interleaved = (conflicts: Ref.Ref<number>) =>
         ...store,
         append: (streamId, batch, expected) =>
           Effect.yieldNow.pipe(
+            Effect.andThen(Ref.update(counts, ({ appends, conflicts }) => ({ appends: appends + 1, conflicts }))),
             Effect.andThen(store.append(streamId, batch, expected)),
-            Effect.tapErrorTag("WrongExpectedVersion", () => Ref.update(conflicts, (n) => n + 1))
+            Effect.tapErrorTag("WrongExpectedVersion", () => Ref.update(counts, ({ appends, conflicts }) => ({ appends, conflicts: conflicts + 1 })))
           )
       })
     })
   ).pipe(Layer.provide(EventStoreMemory.layer))
+
+const noCounts = { appends: 0, conflicts: 0 }
+
+/** The amounts of the deposits recorded, in order. */
+const depositsIn = (recorded: ReadonlyArray<EventStore.RecordedEvent>): ReadonlyArray<number> =>
+  recorded.flatMap((e) => {
+    const decoded = Account.codec.decode(e)
+    return Either.isRight(decoded) && decoded.right.type === "MoneyDeposited" ? [decoded.right.data.amount] : []
+  })
 
 /** The memory store with a competing writer that deposits before every optimistic append of ours. */
 const contested = Layer.effect(
@@ -58,24 +69,112 @@ const contested = Layer.effect(
 ).pipe(Layer.provide(EventStoreMemory.layer))
 
 describe("CommandHandler", () => {
-  it.effect("50 fibers depositing into one account: every deposit lands once, after retries", () =>
+  it.effect("60 fibers on one stream: every command has exactly one outcome, rejections stay alone, no conflicts", () =>
     Effect.gen(function*() {
-      const conflicts = yield* Ref.make(0)
+      const uncached = CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "account", cachedStreams: 0 })
+      for (const handler of [accounts, uncached]) {
+        const counts = yield* Ref.make(noCounts)
+        yield* Effect.gen(function*() {
+          yield* handler.handle("shared", { type: "OpenAccount", owner: "Ada", initialBalance: 100 })
+          // Deposits 1..60 with ids, every tenth a withdrawal that must be refused, and
+          // three redeliveries of deposit 30 (same id) in the same burst.
+          const commands = [
+            ...Array.from({ length: 60 }, (_, i) =>
+              (i + 1) % 10 === 0
+                ? { command: { type: "Withdraw" as const, amount: 1_000_000 }, commandId: `w-${i + 1}` }
+                : { command: { type: "Deposit" as const, amount: i + 1 }, commandId: `d-${i + 1}` }),
+            ...Array.from({ length: 3 }, () => ({ command: { type: "Deposit" as const, amount: 30 }, commandId: "d-29" }))
+          ]
+          const outcomes = yield* Effect.forEach(
+            commands,
+            ({ command, commandId }) => Effect.exit(handler.handle("shared", command, { commandId })),
+            { concurrency: "unbounded" }
+          )
+          const recorded = yield* events("account-shared")
+          const deposited = commands.filter((c) => c.command.type === "Deposit" && c.commandId !== "d-29").map((c) => c.command.amount)
+          expect([...depositsIn(recorded)].sort((x, y) => x - y)).toEqual(deposited.concat(29).sort((x, y) => x - y))
+          for (const [index, outcome] of outcomes.entries()) {
+            const { command, commandId } = commands[index] ?? { command: undefined, commandId: "" }
+            if (command?.type === "Withdraw") {
+              expect(outcome).toMatchObject({ _tag: "Failure" })
+              if (Exit.isFailure(outcome)) expect(Cause.squash(outcome.cause)).toMatchObject({ _tag: "Rejected", rejection: { type: "InsufficientFunds" } })
+              continue
+            }
+            if (!Exit.isSuccess(outcome)) throw new Error(`deposit ${commandId} failed: ${String(outcome.cause)}`)
+            const handled = outcome.value
+            const amount = commandId === "d-29" ? 29 : command?.amount
+            expect(handled.events).toEqual([{ type: "MoneyDeposited", data: { amount, description: "" } }])
+            if (!handled.alreadyHandled) {
+              // The version a command reports is the one its own event was recorded at.
+              expect(recorded[handled.version - 1]?.data).toEqual({ amount, description: "" })
+              expect(recorded[handled.version - 1]?.metadata.commandId).toBe(commandId)
+            }
+          }
+          expect(outcomes.filter((o) => Exit.isSuccess(o) && o.value.alreadyHandled)).toHaveLength(commands.filter((c) => c.commandId === "d-29").length - 1)
+          const { state } = yield* handler.load("shared")
+          expect(state).toEqual({ status: "Open", owner: "Ada", balance: 100 + deposited.reduce((x, y) => x + y, 0) + 29 })
+        }).pipe(Effect.provide(counting(counts)))
+        const { appends, conflicts } = yield* Ref.get(counts)
+        expect(conflicts).toBe(0)
+        // Commands that queued behind an append went together in later ones.
+        expect(appends).toBeLessThan(20)
+      }
+    }))
+
+  it.live("two handlers on one stream, as two processes would: every command lands once, conflicts retried by the default retry", () =>
+    Effect.gen(function*() {
+      const counts = yield* Ref.make(noCounts)
+      const [first, second] = [1, 2].map(() => CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "account" }))
+      if (first === undefined || second === undefined) return
       yield* Effect.gen(function*() {
-        yield* accounts.handle("shared", open)
+        yield* first.handle("contested", open)
+        yield* second.load("contested")
+        const commands = Array.from({ length: 100 }, (_, i) => ({ handler: i % 2 === 0 ? first : second, amount: i + 1 }))
         yield* Effect.forEach(
-          Array.from({ length: 50 }, (_, i) => i + 1),
-          (amount) => accounts.handle("shared", { type: "Deposit", amount }),
+          commands,
+          ({ handler, amount }) => handler.handle("contested", { type: "Deposit", amount }, { commandId: `c-${amount}` }),
           { concurrency: "unbounded", discard: true }
         )
-        const { state, version } = yield* accounts.load("shared")
-        expect(state).toEqual({ status: "Open", owner: "Ada", balance: (50 * 51) / 2 })
-        expect(version).toBe(51)
-        const recorded = yield* events("account-shared")
-        expect(recorded.filter((e) => e.type === "MoneyDeposited")).toHaveLength(50)
-      }).pipe(Effect.provide(interleaved(conflicts)))
-      expect(yield* Ref.get(conflicts)).toBeGreaterThan(0)
+        const recorded = yield* events("account-contested")
+        expect(depositsIn(recorded)).toHaveLength(100)
+        expect(new Set(recorded.map((e) => e.metadata.commandId)).size).toBe(101)
+        expect((yield* first.load("contested")).state).toMatchObject({ balance: (100 * 101) / 2 })
+      }).pipe(Effect.provide(counting(counts)))
+      expect((yield* Ref.get(counts)).conflicts).toBeGreaterThan(0)
     }))
+
+  it.effect("an append the store refuses is split up, so the fault stays with the command that caused it", () =>
+    Effect.gen(function*() {
+      yield* accounts.handle("split", open)
+      const amounts = [1, 2, Number.POSITIVE_INFINITY, 4, 5, 6]
+      const outcomes = yield* Effect.forEach(
+        amounts,
+        (amount) => Effect.exit(accounts.handle("split", { type: "Deposit", amount })),
+        { concurrency: "unbounded" }
+      )
+      expect(outcomes.map((o) => Exit.isSuccess(o) ? "ok" : Cause.squash(o.cause))).toEqual([
+        "ok",
+        "ok",
+        expect.objectContaining({ _tag: "InvalidAppend" }),
+        "ok",
+        "ok",
+        "ok"
+      ])
+      expect((yield* accounts.load("split")).state).toMatchObject({ balance: 18 })
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
+  it.effect("the same command id sent by many fibers at once appends once; the others get its events back", () =>
+    Effect.gen(function*() {
+      yield* accounts.handle("dup", open)
+      const outcomes = yield* Effect.forEach(
+        Array.from({ length: 20 }, () => ({ type: "Deposit" as const, amount: 7 })),
+        (command) => accounts.handle("dup", command, { commandId: "once" }),
+        { concurrency: "unbounded" }
+      )
+      expect(outcomes.filter((o) => !o.alreadyHandled)).toHaveLength(1)
+      for (const outcome of outcomes) expect(outcome.events).toEqual([{ type: "MoneyDeposited", data: { amount: 7, description: "" } }])
+      expect(depositsIn(yield* events("account-dup"))).toHaveLength(1)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
 
   it.effect("a retried command with the same id appends once and returns the first run's events", () =>
     Effect.gen(function*() {
@@ -230,6 +329,52 @@ describe("CommandHandler", () => {
         expect((yield* handler.load("x").pipe(Effect.provideContext(second))).state).toMatchObject({ owner: "Two", balance: 2 })
       }
     }))
+
+  it.effect("a command interrupted while it waits for its stream is withdrawn; the others still land", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const held = Layer.effect(
+        EventStore.EventStore,
+        Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          return EventStore.EventStore.of({
+            ...store,
+            append: (streamId, batch, expected) => Effect.andThen(Deferred.await(release), store.append(streamId, batch, expected))
+          })
+        })
+      ).pipe(Layer.provide(EventStoreMemory.layer))
+      yield* Effect.gen(function*() {
+        const first = yield* Effect.forkChild(accounts.handle("w", open))
+        yield* Effect.yieldNow
+        const withdrawn = yield* Effect.forkChild(accounts.handle("w", { type: "Deposit", amount: 1 }))
+        const kept = yield* Effect.forkChild(accounts.handle("w", { type: "Deposit", amount: 2 }))
+        yield* Effect.yieldNow
+        yield* Fiber.interrupt(withdrawn)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(first)
+        expect((yield* Fiber.join(kept)).state).toMatchObject({ balance: 2 })
+        expect(depositsIn(yield* events("account-w"))).toEqual([2])
+      }).pipe(Effect.provide(held))
+    }))
+
+  it.effect("traces each command when a tracing backend is installed, and not with traced: false", () =>
+    Effect.gen(function*() {
+      const spans: Array<{ readonly name: string; readonly attributes: ReadonlyMap<string, unknown> }> = []
+      const recording = Tracer.make({
+        span(options) {
+          const span = Tracer.nativeTracer.span(options)
+          spans.push({ name: span.name, attributes: span.attributes })
+          return span
+        }
+      })
+      const untraced = CommandHandler.make({ decider: Account.decider, codec: Account.codec, category: "account", traced: false })
+      yield* accounts.handle("traced", open).pipe(Effect.withTracer(recording))
+      yield* untraced.handle("traced", { type: "Deposit", amount: 1 }).pipe(Effect.withTracer(recording))
+      yield* accounts.handle("traced", { type: "Deposit", amount: 2 })
+      expect(spans.map((span) => span.name)).toEqual(["CommandHandler.handle"])
+      expect(Object.fromEntries(spans[0]?.attributes ?? [])).toEqual({ category: "account", id: "traced" })
+      expect((yield* accounts.load("traced")).version).toBe(3)
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
 
   it("derives stable, distinct, UUID-shaped event ids from a command id", () => {
     const id = CommandHandler.eventIdFor("cmd", 0)

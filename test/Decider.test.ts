@@ -185,6 +185,21 @@ describe("Decider", () => {
       expect(after.get("a")).toEqual({ total: 3, closed: true })
       expect(fleet.decide({ id: "a", value: { _tag: "Add", amount: 1 } }, after)).toEqual(Either.left({ _tag: "AlreadyClosed" }))
     })
+
+    it("accepts a plain Map as a state and leaves it unchanged", () => {
+      const plain = new Map([["a", { total: 1, closed: false }]])
+      const after = fleet.evolve(plain, { id: "b", value: { _tag: "Added", amount: 2 } })
+      expect([...after]).toEqual([["a", { total: 1, closed: false }], ["b", { total: 2, closed: false }]])
+      expect([...plain.keys()]).toEqual(["a"])
+    })
+
+    it("lists instances in the order they first appeared, like a Map", () => {
+      const ids = ["m", "c", "x", "a", "c", "m", "q"]
+      const state = Decider.fold(fleet, ids.map((id) => ({ id, value: { _tag: "Added" as const, amount: 1 } })))
+      expect([...state.keys()]).toEqual(["m", "c", "x", "a", "q"])
+      expect(state.size).toBe(5)
+      expect(state.get("c")).toEqual({ total: 2, closed: false })
+    })
   })
 
   describe("adapt and the map family", () => {

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Exit, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { EventStore } from "../src/EventStore.js"
 import type { NewEvent } from "../src/EventStore.js"
 import * as EventStoreFile from "../src/EventStoreFile.js"
@@ -11,17 +11,9 @@ import { nodeIo } from "../src/internal/file/io.js"
 import { layerWithIo } from "../src/internal/file/layer.js"
 import type { FileIo } from "../src/internal/file/io.js"
 import * as StoreConformance from "../src/testing/StoreConformance.js"
-import { cleanup, spawnScript, tempDirectory, waitForExit, waitForOutput } from "./file/helpers.js"
+import { directoriesPerTest, spawnScript, waitForExit, waitForOutput } from "./file/helpers.js"
 
-const directories: Array<string> = []
-const freshDirectory = (): string => {
-  const directory = tempDirectory()
-  directories.push(directory)
-  return directory
-}
-afterEach(() => {
-  for (const directory of directories.splice(0)) cleanup(directory)
-})
+const freshDirectory = directoriesPerTest()
 
 StoreConformance.register({ describe, it }, "file", () => EventStoreFile.layer({ directory: freshDirectory() }), { numRuns: 50 })
 StoreConformance.register(

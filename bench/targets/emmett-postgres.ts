@@ -13,7 +13,8 @@
 import * as Either from "fp-ts/lib/Either.js"
 import { decider, explain } from "../../examples/bank/Account.js"
 import type { Command, Event as BankEvent, State } from "../../examples/bank/Account.js"
-import { accountId, at, bankCommands, eventType, now, openingBalance, seedBatch } from "../workloads.js"
+import { limits } from "../../src/EventStore.js"
+import { accountId, at, bankCommands, eventType, now, openingBalance } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
 import { withFreshDatabase } from "./postgres-database.js"
 
@@ -184,8 +185,8 @@ export const emmettPostgres: Target = {
       withStore(async (store) => {
         const seed = events(data, spec.events)
         let version = 0n
-        for (let from = 0; from < seed.length; from += seedBatch) {
-          const result = await store.appendToStream("bench-replay", seed.slice(from, from + seedBatch), { expectedStreamVersion: version })
+        for (let from = 0; from < seed.length; from += limits.batchEvents) {
+          const result = await store.appendToStream("bench-replay", seed.slice(from, from + limits.batchEvents), { expectedStreamVersion: version })
           version = result.nextExpectedStreamVersion
         }
         const t0 = now()

@@ -9,17 +9,17 @@
 import { Effect } from "effect"
 import type { EventStore } from "../../src/EventStore.js"
 import * as EventStorePostgres from "../../src/EventStorePostgres.js"
-import type { Measurement, Target } from "../workloads.js"
-import { commandsOn } from "./eskernel-handler.js"
+import type { Target } from "../workloads.js"
+import { runCommands } from "./eskernel-handler.js"
 import { storeRunners } from "./eskernel-store.js"
 import { withFreshDatabase } from "./postgres-database.js"
 
 /** Runs `program` on the layer over a fresh database. */
-const run = (program: Effect.Effect<Measurement, unknown, EventStore>): Promise<Measurement> =>
+const run = <A>(program: Effect.Effect<A, unknown, EventStore>): Promise<A> =>
   withFreshDatabase("eskernel", (url) => Effect.runPromise(Effect.provide(program, EventStorePostgres.layer({ url }))))
 
 export const eskernelPostgres: Target = {
   name: "es-kernel postgres",
   role: "subject",
-  runners: { ...storeRunners(run), commands: commandsOn(run) }
+  runners: { ...storeRunners(run), commands: runCommands(run) }
 }

@@ -34,7 +34,9 @@ describe("bank account", () => {
   })
 
   describe("obeys the decider laws", () => {
-    const amount = fc.integer({ min: -1_000, max: 20_000 })
+    // Round amounts as well as arbitrary ones, so balances do come back to zero and
+    // accounts get closed: the terminal-state law needs closed accounts to check anything.
+    const amount = fc.oneof(fc.constantFrom(0, 500, 1_000), fc.integer({ min: -1_000, max: 20_000 }))
     const command: fc.Arbitrary<Account.Command> = fc.oneof(
       fc.record({ type: fc.constant("OpenAccount" as const), owner: fc.constantFrom("Ada", "Bob"), initialBalance: amount }),
       fc.record({ type: fc.constant("Deposit" as const), amount }),

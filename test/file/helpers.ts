@@ -3,11 +3,25 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { afterEach } from "vitest"
 
 /** A fresh empty directory under the OS temp dir; removed by `cleanup`. */
 export const tempDirectory = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "es-kernel-file-"))
 
 export const cleanup = (directory: string): void => fs.rmSync(directory, { recursive: true, force: true })
+
+/** Fresh temp directories for a test file, each removed after the test that made it. */
+export const directoriesPerTest = (): (() => string) => {
+  const directories: Array<string> = []
+  afterEach(() => {
+    for (const directory of directories.splice(0)) cleanup(directory)
+  })
+  return () => {
+    const directory = tempDirectory()
+    directories.push(directory)
+    return directory
+  }
+}
 
 const repoRoot = path.resolve(import.meta.dirname, "../..")
 

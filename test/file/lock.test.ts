@@ -3,21 +3,13 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { Effect, Exit, Layer } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStoreFile from "../../src/EventStoreFile.js"
 import { acquireLock } from "../../src/internal/file/lock.js"
-import { cleanup, spawnScript, tempDirectory, waitForExit, waitForOutput } from "./helpers.js"
+import { directoriesPerTest, spawnScript, waitForExit, waitForOutput } from "./helpers.js"
 
-const directories: Array<string> = []
-const freshDirectory = (): string => {
-  const directory = tempDirectory()
-  directories.push(directory)
-  return directory
-}
-afterEach(() => {
-  for (const directory of directories.splice(0)) cleanup(directory)
-})
+const freshDirectory = directoriesPerTest()
 
 const openAndAppend = (directory: string) =>
   Effect.runPromise(Effect.exit(Effect.provide(

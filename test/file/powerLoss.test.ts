@@ -1,24 +1,16 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Exit, Layer, Stream } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStoreFile from "../../src/EventStoreFile.js"
 import { nodeIo } from "../../src/internal/file/io.js"
 import { layerWithIo } from "../../src/internal/file/layer.js"
 import type { OpenReport } from "../../src/internal/file/recovery.js"
 import { SimulatedDisk } from "../crash/simulatedDisk.js"
-import { cleanup, tempDirectory } from "./helpers.js"
+import { directoriesPerTest } from "./helpers.js"
 
-const directories: Array<string> = []
-const freshDirectory = (): string => {
-  const directory = tempDirectory()
-  directories.push(directory)
-  return directory
-}
-afterEach(() => {
-  for (const directory of directories.splice(0)) cleanup(directory)
-})
+const freshDirectory = directoriesPerTest()
 
 const appendTwo = Effect.gen(function*() {
   const store = yield* EventStore

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Exit, Layer, Stream } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStoreFile from "../../src/EventStoreFile.js"
 import { encodeRecord, hashString } from "../../src/internal/file/frame.js"
@@ -12,17 +12,9 @@ import { nodeIo } from "../../src/internal/file/io.js"
 import type { FileIo } from "../../src/internal/file/io.js"
 import { layerWithIo } from "../../src/internal/file/layer.js"
 import { segmentName } from "../../src/internal/file/segments.js"
-import { cleanup, tempDirectory } from "./helpers.js"
+import { directoriesPerTest } from "./helpers.js"
 
-const directories: Array<string> = []
-const freshDirectory = (): string => {
-  const directory = tempDirectory()
-  directories.push(directory)
-  return directory
-}
-afterEach(() => {
-  for (const directory of directories.splice(0)) cleanup(directory)
-})
+const freshDirectory = directoriesPerTest()
 
 const repoRoot = path.resolve(import.meta.dirname, "../..")
 

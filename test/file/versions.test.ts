@@ -1,18 +1,10 @@
 import { Effect, Fiber, Layer, Stream } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { EventStore } from "../../src/EventStore.js"
 import * as EventStoreFile from "../../src/EventStoreFile.js"
-import { cleanup, tempDirectory } from "./helpers.js"
+import { directoriesPerTest } from "./helpers.js"
 
-const directories: Array<string> = []
-const freshDirectory = (): string => {
-  const directory = tempDirectory()
-  directories.push(directory)
-  return directory
-}
-afterEach(() => {
-  for (const directory of directories.splice(0)) cleanup(directory)
-})
+const freshDirectory = directoriesPerTest()
 
 const run = <A, E>(directory: string, program: Effect.Effect<A, E, EventStore>): Promise<A> =>
   Effect.runPromise(Effect.provide(program, Layer.fresh(EventStoreFile.layer({ directory }))))
