@@ -64,11 +64,12 @@ postgresSuite("EventStorePostgres gaps", (database) => {
       const pool = yield* rawPool(database.url(), 1)
       const release = yield* Deferred.make<void>()
       const started = yield* Deferred.make<void>()
-      // Takes a transaction id (as any writing transaction does) and stays open.
+      // Takes a transaction id (as any writing transaction does) and stays open. The id comes
+      // back as text: @effect/sql-pg has no codec for xid8 and would read its bytes as UTF-8.
       const other = yield* Effect.forkChild(
         pool.withTransaction(
           Effect.andThen(
-            pool.unsafe("SELECT pg_current_xact_id()"),
+            pool.unsafe("SELECT pg_current_xact_id()::text AS xid"),
             Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(release))
           )
         )
