@@ -6,6 +6,8 @@
  *   npm run bench -- file                   the durable file layer vs Emmett's SQLite store and the raw disk
  *                                           (needs the bench-only dependencies: npm install --prefix bench)
  *   npm run bench -- handler                the command handler (W6) vs Emmett's DeciderCommandHandler
+ *   npm run bench -- postgres               the PostgreSQL layer vs Emmett's PostgreSQL store (local server,
+ *                                           bench-only dependencies: npm install --prefix bench)
  *
  * Options:
  *   --reps N       timed runs of each workload per target and process (default 5)
@@ -29,7 +31,7 @@ import { runInNewContext } from "node:vm"
 import { Schema } from "effect"
 import { suites } from "./suites.js"
 import type { Bar, Suite } from "./suites.js"
-import { eventCount, expectedBalance, expectedFleetBalance, expectedFold, expectedHotBalance, payloadCount, payloads, runWorkload, withEvents, workloads } from "./workloads.js"
+import { eventCount, expectedBalance, expectedFleetBalance, expectedFold, expectedHotBalance, payloadCount, payloads, runWorkload, withEvents, withInFlight, workloads } from "./workloads.js"
 import type { Measurement, Target, Workload, WorkloadSpec } from "./workloads.js"
 
 // ---------------------------------------------------------------------------
@@ -150,7 +152,9 @@ const progress = (line: string): void => {
 /** The workload's spec in this suite (its `sizes`), before scaling and caps. */
 const suiteSpec = (suite: Suite, workload: Workload): WorkloadSpec => {
   const size = suite.sizes?.[workload.id]
-  return size === undefined ? workload.spec : withEvents(workload.spec, size)
+  const sized = size === undefined ? workload.spec : withEvents(workload.spec, size)
+  const inFlight = suite.inFlight?.[workload.id]
+  return inFlight === undefined ? sized : withInFlight(sized, inFlight)
 }
 
 /** The spec a target runs for a workload: sized by the suite, scaled, then capped by the target. */

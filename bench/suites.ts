@@ -30,6 +30,8 @@ export interface Suite {
    * every target (before `--scale` and the targets' own caps). Printed with the results.
    */
   readonly sizes?: { readonly [workloadId: string]: number }
+  /** Appends (W3, F1) or batch writers (W4) in flight, replacing the workload's default. */
+  readonly inFlight?: { readonly [workloadId: string]: number }
   /** Said with the results: why sizes differ, what a row means. */
   readonly notes?: ReadonlyArray<string>
   readonly bar: { readonly [workloadId: string]: Bar }
@@ -121,6 +123,37 @@ export const suites: { readonly [name: string]: Suite } = {
     bar: {
       W7: { minRate: 1_000 / 7.2 },
       W8: { minFlatness: 1 / 1.5 }
+    }
+  },
+
+  postgres: {
+    description:
+      "es-kernel's PostgreSQL layer vs Emmett's PostgreSQL store (@event-driven-io/emmett-postgresql 0.42.0), " +
+      "both on the local server (127.0.0.1:5432), each run in a fresh database",
+    targets: async () => {
+      const { eskernelPostgres } = await import("./targets/eskernel-postgres.js")
+      const { emmettPostgres, loadEmmettPostgres } = await import("./targets/emmett-postgres.js")
+      await loadEmmettPostgres() // fails early, with the install instructions, when bench/node_modules is missing
+      return [eskernelPostgres, emmettPostgres]
+    },
+    workloads: ["W1", "W3", "W4", "W5", "W6"],
+    // Every single append waits for a commit (one fsync shared by whatever commits with
+    // it), so the one-at-a-time workloads (W1, W6) run at a few thousand.
+    sizes: { W1: 5_000, W3: 30_000, W6: 5_000 },
+    inFlight: { W3: 50, W4: 4 },
+    notes: [
+      "Sizes: W1 5,000 appends and W6 5,000 commands (one at a time, each waits for its commit); " +
+        "W3 30,000 appends with 50 in flight; W4 100 batches of 1,000 by 4 concurrent writers (25 batches each, " +
+        "own stream, exact versions); W5 a 100,000-event stream.",
+      "W6 is the bank handler (examples/bank/Account.ts) on each PostgreSQL store: es-kernel's CommandHandler " +
+        "vs Emmett's DeciderCommandHandler."
+    ],
+    bar: {
+      W1: { minRatio: 1 },
+      W3: { minRatio: 5 },
+      W4: { minRate: 50_000 },
+      W5: { minRatio: 1 },
+      W6: { minRatio: 5 }
     }
   }
 }

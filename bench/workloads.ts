@@ -81,14 +81,19 @@ export interface ConcurrentNewStreams {
   readonly concurrency: number
 }
 
-/** W4: `batches` appends of `batchSize` events each, to one stream, with exact expected versions. */
+/**
+ * W4: `batches` appends of `batchSize` events each, with exact expected versions: to one
+ * stream, or with `concurrency` > 1 spread round-robin over that many streams, one
+ * writer per stream, all writing at once.
+ */
 export interface Batches {
   readonly kind: "batches"
   readonly batches: number
   readonly batchSize: number
+  readonly concurrency?: number
 }
 
-/** W5: read one `events`-event stream (appended untimed, in one batch) and fold it. */
+/** W5: read one `events`-event stream (appended untimed, in the largest batches the contract takes) and fold it. */
 export interface ReplayFold {
   readonly kind: "replayFold"
   readonly events: number
@@ -256,6 +261,23 @@ export const payloadCount = (spec: WorkloadSpec): number => {
       return Math.min(spec.events, 100_000)
     default:
       return eventCount(spec)
+  }
+}
+
+/**
+ * The spec with `inFlight` appends in flight, for the workloads that run concurrently
+ * (W3, F1: appends in flight; W4: concurrent batch writers); others are returned as is.
+ */
+export const withInFlight = (spec: WorkloadSpec, inFlight: number): WorkloadSpec => {
+  switch (spec.kind) {
+    case "concurrentNewStreams":
+      return { ...spec, concurrency: inFlight }
+    case "concurrentWriters":
+      return { ...spec, writers: Math.min(inFlight, spec.events) }
+    case "batches":
+      return { ...spec, concurrency: Math.min(inFlight, spec.batches) }
+    default:
+      return spec
   }
 }
 

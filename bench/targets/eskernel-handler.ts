@@ -34,9 +34,10 @@ const keepingSpans = Tracer.make({ span: (options) => Tracer.nativeTracer.span(o
 const fleetDecider = Decider.many(decider)
 const fleet = CommandHandler.make({ decider: fleetDecider, codec: EventCodec.addressed(codec), category: "branch" })
 
-type Run = <A>(program: Effect.Effect<A, unknown, EventStore>) => Promise<A>
+export type Run = <A>(program: Effect.Effect<A, unknown, EventStore>) => Promise<A>
 
-const runCommands = (run: Run): NonNullable<Runners["commands"]> =>
+/** W6 on the fresh store `run` provides (the postgres suite runs it on its own layer). */
+export const runCommands = (run: Run): NonNullable<Runners["commands"]> =>
   (spec) => {
     const ids = Array.from({ length: spec.accounts }, (_, i) => accountId(i))
     const commands = bankCommands(spec).map((c): { readonly id: string; readonly command: Command } => ({

@@ -81,18 +81,24 @@ export const storeRunners = (
 
     batches: (spec, data) => {
       const all = events(data, spec.batches * spec.batchSize)
-      const batches = Array.from(
-        { length: spec.batches },
-        (_, b) => all.slice(b * spec.batchSize, (b + 1) * spec.batchSize)
-      )
+      const writers = spec.concurrency ?? 1
+      // Writer w appends batches w, w + writers, … to its own stream.
+      const perWriter = Array.from({ length: writers }, (_, w) =>
+        Array.from(
+          { length: Math.ceil((spec.batches - w) / writers) },
+          (_, k) => all.slice((w + k * writers) * spec.batchSize, (w + k * writers + 1) * spec.batchSize)
+        ))
       return run(Effect.gen(function*() {
         const store = yield* EventStore
-        let version = 0
         const t0 = now()
-        for (const batch of batches) {
-          const result = yield* store.append("bench-batches", batch, version)
-          version = result.nextExpectedVersion
-        }
+        yield* Effect.forEach(perWriter, (batches, w) =>
+          Effect.gen(function*() {
+            let version = 0
+            for (const batch of batches) {
+              const result = yield* store.append(writers === 1 ? "bench-batches" : `bench-batches-${w}`, batch, version)
+              version = result.nextExpectedVersion
+            }
+          }), { concurrency: "unbounded", discard: true })
         return { events: spec.batches * spec.batchSize, seconds: (now() - t0) / 1000 }
       }))
     },

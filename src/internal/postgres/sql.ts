@@ -1,0 +1,214 @@
+/**
+ * Every SQL statement of the PostgreSQL layer, and nothing else. Values always travel as
+ * parameters; the only text spliced into a statement is the store's schema name, checked
+ * against `schemaName` and quoted. Keeping the SQL here means another driver can replace
+ * `@effect/sql-pg` by rewriting one module's callers, not hunting for strings.
+ *
+ * Positions: `position = (xid + xid_offset) × 2^14 + n`, where `xid` is the appending
+ * transaction's 64-bit id and `n` (1 … 16,383) the event's place in that transaction. The
+ * order of transaction ids is the order in which transactions *started* writing, not the
+ * order they commit, so readers only read below a horizon that no running writer of this
+ * table can still fill in (`horizon` below).
+ *
+ * @internal
+ */
+
+/** Bits of a position that number the events of one transaction. */
+export const indexBits = 14
+
+/**
+ * The most events one transaction (an append, or a group of appends) may record; above
+ * the contract's largest batch (`limits.batchEvents`), so any valid append fits.
+ */
+export const maxEventsPerTransaction = 2 ** indexBits - 1
+
+/** Transaction ids (plus offset) at or past this no longer give exact `number` positions. */
+export const maxTransaction = 2 ** (53 - indexBits)
+
+/** The migrations' version when the schema matches this module's statements. */
+export const schemaVersion = 1
+
+const identifier = /^[a-z_][a-z0-9_]{0,62}$/
+
+/**
+ * Why `name` cannot be a schema name (lower-case letters, digits and `_`, starting with a
+ * letter or `_`, at most 63 characters), or `undefined` when it can.
+ *
+ * @internal
+ */
+export const invalidSchemaName = (name: string): string | undefined =>
+  identifier.test(name) ? undefined : `schema must match ${identifier.source}, got ${JSON.stringify(name.slice(0, 70))}`
+
+/** The statements of one store, bound to its schema. */
+export interface Statements {
+  readonly schema: string
+  readonly lockKey: string
+  readonly migrations: ReadonlyArray<ReadonlyArray<string>>
+  readonly createMeta: string
+  readonly readSchemaVersion: string
+  readonly writeSchemaVersion: string
+  readonly readOffset: string
+  readonly checkOffset: string
+  readonly append: string
+  readonly recordedByIds: string
+  readonly readStreamForward: string
+  readonly readStreamBackward: string
+  readonly streamVersion: string
+  readonly horizon: string
+  readonly readAllPage: string
+  readonly subscribePage: string
+  readonly lag: string
+  readonly notify: string
+  readonly asyncCommit: string
+  readonly listeners: string
+  readonly channel: string
+}
+
+/**
+ * The statements for the store in `schema` (already checked by `invalidSchemaName`).
+ *
+ * @internal
+ */
+export const statements = (schema: string): Statements => {
+  const s = `"${schema}"`
+  const events = `${s}.es_events`
+  // The horizon: no transaction below it can still add a row to this table. A writer holds
+  // RowExclusiveLock on the table from before it takes its transaction id (the INSERT
+  // locks the table when it is planned; `pg_current_xact_id()` runs during execution)
+  // until after its commit is visible. So at the moment pg_locks is read, every
+  // transaction that may still write here either holds the lock (its id is taken into
+  // account, widened from pg_locks' 32 bits against this statement's 64-bit xmax), or will
+  // take its id after this statement started (at or past xmax). A transaction below the
+  // result that is not a holder has finished, so its rows are visible to any statement
+  // that starts after this one. Unrelated transactions, in this database or another, do
+  // not hold the horizon back. The result is only valid for statements that start later.
+  const horizon = `
+    WITH snap AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
+    locks AS MATERIALIZED (
+      SELECT locktype, relation, database, virtualtransaction, transactionid FROM pg_locks
+      WHERE locktype = 'transactionid'
+         OR (locktype = 'relation' AND relation = '${events}'::regclass
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+    ),
+    writers AS (
+      SELECT ((snap.xmax % 4294967296) - t.transactionid::text::bigint + 4294967296) % 4294967296 AS behind
+      FROM locks r JOIN locks t ON t.virtualtransaction = r.virtualtransaction AND t.locktype = 'transactionid'
+      CROSS JOIN snap
+      WHERE r.locktype = 'relation'
+    )
+    SELECT (SELECT xmax FROM snap) - COALESCE((SELECT max(behind) FROM writers WHERE behind < 2147483648), 0) AS horizon`
+  const columns = `position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at`
+  // A page of the global log: the unfiltered page decides how far the read got (`scanned`),
+  // the filter decides what is delivered. At least one row comes back, so `scanned` is
+  // known even when nothing matches.
+  const page = (horizonColumn: string) => `
+    WITH page AS (
+      SELECT ${columns} FROM ${events}
+      WHERE position > $1 AND position < $2 ORDER BY position LIMIT $3
+    ),
+    scan AS (SELECT max(position) AS scanned FROM page)
+    SELECT scan.scanned, ${horizonColumn} AS next_horizon, p.*
+    FROM scan LEFT JOIN page p ON
+      ($4::text[] IS NULL OR split_part(p.stream_id, '-', 1) = ANY($4::text[]))
+      AND ($5::text[] IS NULL OR p.type = ANY($5::text[]))
+    ORDER BY p.position`
+  return {
+    schema,
+    lockKey: `es-kernel:${schema}`,
+    createMeta: `
+      CREATE SCHEMA IF NOT EXISTS ${s};
+      CREATE TABLE IF NOT EXISTS ${s}.es_meta (key text PRIMARY KEY, value bigint NOT NULL)`,
+    readSchemaVersion: `SELECT value FROM ${s}.es_meta WHERE key = 'schema_version'`,
+    writeSchemaVersion: `
+      INSERT INTO ${s}.es_meta (key, value) VALUES ('schema_version', $1)
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    // Index i holds the statements that take the schema from version i to i + 1.
+    migrations: [[
+      `CREATE TABLE ${events} (
+        position       bigint      PRIMARY KEY,
+        stream_id      text        NOT NULL,
+        version        integer     NOT NULL,
+        event_id       text        NOT NULL,
+        type           text        NOT NULL,
+        schema_version integer     NOT NULL,
+        data           json        NOT NULL,
+        metadata       json        NOT NULL,
+        recorded_at    timestamptz NOT NULL,
+        CONSTRAINT es_events_stream_version UNIQUE (stream_id, version),
+        CONSTRAINT es_events_event_id UNIQUE (event_id)
+      )`,
+      `INSERT INTO ${s}.es_meta (key, value) VALUES ('xid_offset', 0) ON CONFLICT (key) DO NOTHING`,
+      // The order-processing tutorial's table, by its own column names.
+      `CREATE VIEW ${s}.events AS
+        SELECT stream_id AS aggregate_id, type AS event_type, version, data, metadata,
+               recorded_at AS "timestamp", position, event_id, schema_version
+        FROM ${events}`,
+      `COMMENT ON VIEW ${s}.events IS 'es-kernel events, one row per event: SELECT event_type, version, data, timestamp FROM events WHERE aggregate_id = ''...'' ORDER BY version'`
+    ]],
+    readOffset: `SELECT value FROM ${s}.es_meta WHERE key = 'xid_offset'`,
+    // The last recorded transaction (offset included) against the next one this server
+    // will hand out: after a dump/restore into a new cluster the second can be lower.
+    checkOffset: `
+      SELECT COALESCE((SELECT max(position) FROM ${events}) >> ${indexBits}, 0) AS last_transaction,
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid`,
+    // One group of appends, one statement, one transaction. $1–$4 describe the appends
+    // (index, stream, expected version: -1 any, -2 stream exists, n exact; recorded at,
+    // epoch ms), $5–$12 their events, $13 is the xid offset. Only caller-chosen ids are
+    // looked up: a generated id is a random UUID. Each append is checked by itself: a wrong expected
+    // version or an event id already recorded leaves that append out (its row says why),
+    // and the others go in. Rows are inserted in stream order so that two groups racing
+    // on the same streams wait for each other instead of deadlocking.
+    append: `
+      WITH a AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::float8[]) AS a(i, stream_id, expected, at)
+      ),
+      ev AS (
+        SELECT * FROM unnest($5::int[], $6::int[], $7::text[], $8::bool[], $9::text[], $10::int[], $11::text[], $12::text[])
+          AS ev(i, ord, event_id, chosen, type, schema_version, data, metadata)
+      ),
+      cur AS (
+        SELECT a.*,
+          COALESCE((SELECT max(e.version) FROM ${events} e WHERE e.stream_id = a.stream_id), 0) AS actual,
+          EXISTS (SELECT 1 FROM ev JOIN ${events} e ON e.event_id = ev.event_id WHERE ev.i = a.i AND ev.chosen) AS recorded
+        FROM a
+      ),
+      ok AS (
+        SELECT * FROM cur
+        WHERE NOT recorded AND (expected = -1 OR (expected = -2 AND actual > 0) OR actual = expected)
+      ),
+      ins AS (
+        INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at)
+        SELECT ((pg_current_xact_id()::text::bigint + $13) << ${indexBits}) + row_number() OVER (ORDER BY ok.stream_id, ev.ord),
+               ok.stream_id, ok.actual + ev.ord, ev.event_id, ev.type, ev.schema_version, ev.data::json, ev.metadata::json,
+               to_timestamp(ok.at / 1000)
+        FROM ev JOIN ok ON ok.i = ev.i
+        ORDER BY ok.stream_id, ev.ord
+        RETURNING position, stream_id
+      )
+      SELECT cur.i, cur.actual, cur.recorded, p.last_position
+      FROM cur LEFT JOIN (SELECT stream_id, max(position) AS last_position FROM ins GROUP BY stream_id) p
+        ON p.stream_id = cur.stream_id
+      ORDER BY cur.i`,
+    recordedByIds: `SELECT ${columns} FROM ${events} WHERE event_id = ANY($1::text[])`,
+    readStreamForward: `
+      SELECT ${columns} FROM ${events}
+      WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version LIMIT $4`,
+    readStreamBackward: `
+      SELECT ${columns} FROM ${events}
+      WHERE stream_id = $1 AND version <= $2 AND version >= $3 ORDER BY version DESC LIMIT $4`,
+    streamVersion: `SELECT COALESCE(max(version), 0) AS version FROM ${events} WHERE stream_id = $1`,
+    horizon,
+    readAllPage: page("NULL::bigint"),
+    subscribePage: `WITH h AS (${horizon}) ${page("(SELECT horizon FROM h)").replace(/^\s*WITH /, ", ")}`,
+    // What a subscriber cannot see yet: committed events at or past a horizon read before.
+    lag: `
+      SELECT (SELECT COALESCE(max(position), 0) FROM ${events}) AS head,
+             (SELECT count(*) FROM ${events} WHERE position >= $1) AS held_back`,
+    notify: `SELECT pg_notify($1, '')`,
+    asyncCommit: `SET LOCAL synchronous_commit = off`,
+    // A listening connection's last statement is its LISTEN. Sessions of other roles show
+    // no query text without pg_read_all_stats, and are not counted.
+    listeners: `SELECT count(*) AS listeners FROM pg_stat_activity WHERE datname = current_database() AND query = $1`,
+    channel: `es_kernel_${schema}`.slice(0, 63)
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Every example runs on PostgreSQL with `--store postgres://…`, and a second run continues
+ * the first one's history (each example in its own schema of one fresh database).
+ */
+import { expect, it } from "vitest"
+import { runExample } from "../examples/run.js"
+import { postgresSuite } from "./server.js"
+
+postgresSuite("examples on PostgreSQL", (database) => {
+  const twice = async (example: string): Promise<readonly [string, string]> => {
+    const first = await runExample(example, ["--store", database.url()])
+    const second = await runExample(example, ["--store", database.url()])
+    return [first, second]
+  }
+
+  it("bank-account continues its history", async () => {
+    const [first, second] = await twice("examples/bank-account.ts")
+    expect(first).toContain("bank account example on the PostgreSQL (schema bank_account) store\n0 account events from earlier runs")
+    expect(first).toContain("  ada  Ada     85.50 open")
+    expect(second).toContain("9 account events from earlier runs")
+    expect(second).toContain("  ada  Ada     81.00 open")
+    expect(second).toContain("    v6 withdrawal    40.00 rent")
+    expect(second).toContain("replay matches the balances read model: true")
+  }, 120_000)
+
+  it("composition continues its history and the composites still agree with their parts", async () => {
+    const [first, second] = await twice("examples/composition.ts")
+    expect(first).toContain("0 member and branch events from earlier runs")
+    expect(second).toContain("9 member and branch events from earlier runs")
+    expect(second).toContain("  = account open, Ada, balance 150.00; card 100 points (version 9)")
+    expect(second.match(/: true$/gm)).toHaveLength(5)
+    expect(second).not.toContain(": false")
+  }, 120_000)
+
+  it("order-processing numbers a second run's orders after the first's", async () => {
+    const [first, second] = await twice("examples/order-processing.ts")
+    expect(first).toContain("0 order events from earlier runs (0 orders)")
+    expect(first).toContain("  phone  appends at expected version 2: WrongExpectedVersion")
+    expect(second).toContain("27 order events from earlier runs (5 orders)")
+    expect(second).toContain("    1010  bob  completed   12.50")
+    expect(second).toContain("    beans    Coffee beans    6 sold   75.00\n    grinder  Grinder         2 sold   90.00")
+  }, 120_000)
+
+  it("training-plan finds its commands already handled on a second run", async () => {
+    const [first, second] = await twice("examples/training-plan.ts")
+    expect(first).toContain("plan ada-spring-2025: no plan (version 0)")
+    expect(second).toContain('> schedule "Tempo" (45 min) on 2025-03-05\n  already handled by an earlier run: nothing appended')
+    expect(second).toContain('Plan "Spring marathon" for ada, 2025-01-06 to 2025-03-30 (version 11)')
+  }, 120_000)
+})
