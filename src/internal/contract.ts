@@ -29,7 +29,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../EventStore.js"
-import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, jsonBytes, lowSize, NotJson, resetSize } from "./json.js"
+import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, jsonBytes, NotJson, resetSize } from "./json.js"
 import { quote } from "./text.js"
 
 // ---------------------------------------------------------------------------
@@ -111,8 +111,11 @@ const isCount = (value: unknown): value is number =>
 const isExpectedVersion = (value: unknown): value is ExpectedVersion =>
   value === "any" || value === "noStream" || value === "streamExists" || isCount(value)
 
+const metadataIdKeys = ["correlationId", "causationId"] as const
+
 const checkMetadataIds = (metadata: Metadata): string | undefined => {
-  for (const key of ["correlationId", "causationId"] as const) {
+  if (metadata === emptyMetadata) return undefined
+  for (const key of metadataIdKeys) {
     const value = metadata[key]
     if (value !== undefined && typeof value !== "string") {
       return `metadata.${key} must be a string, got ${quote(value)}; put other values under another key`
@@ -161,7 +164,7 @@ const prepareEvent = (event: unknown, index: number): PreparedEvent | string => 
   }
 }
 
-// The exact JSON size of a batch whose counted bounds straddle the limit.
+// The exact JSON size of a batch whose counted upper bound passes the limit.
 const exactBatchBytes = (events: ReadonlyArray<PreparedEvent>): number => {
   let bytes = 0
   for (const event of events) bytes += jsonBytes(event.data, event.metadata)
@@ -196,14 +199,12 @@ export const prepareAppend = (
   }
   const prepared = new Array<PreparedEvent>(events.length)
   let chosenIds = false
-  let lowBytes = 0
   let highBytes = 0
   for (let index = 0; index < events.length; index++) {
     const event = prepareEvent(events[index], index)
     if (typeof event === "string") return invalidAppend(streamId, event)
     prepared[index] = event
     if (event.eventId !== undefined) chosenIds = true
-    lowBytes += lowSize()
     highBytes += highSize()
   }
   if (chosenIds && prepared.length > 1) {
@@ -216,7 +217,7 @@ export const prepareAppend = (
   }
   // Each event may be within its limit and the batch still too large as a whole.
   if (highBytes > limits.batchBytes) {
-    const bytes = lowBytes > limits.batchBytes ? lowBytes : exactBatchBytes(prepared)
+    const bytes = exactBatchBytes(prepared)
     if (bytes > limits.batchBytes) {
       return invalidAppend(streamId, `the batch takes ${mebibytes(bytes)} as JSON, over the limit of ${mebibytes(limits.batchBytes)}; append it in several batches`)
     }

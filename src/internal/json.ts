@@ -31,11 +31,10 @@ export class NotJson {
 // (and every layer's parser) far from the call stack's limit.
 const maxDepth = limits.depth
 
-// Bounds on the UTF-8 length of the JSON text of what the walks since the last
-// `resetSize` copied: each string counts at least one byte and at most six (a `\uXXXX`
-// escape) per code unit, each number one to 24 bytes. Counting bounds costs nothing on
-// the walk; the exact length is only worked out when the bounds straddle a limit.
-let lowBytes = 0
+// An upper bound on the UTF-8 length of the JSON text of what the walks since the last
+// `resetSize` copied: six bytes (a `\uXXXX` escape) per code unit of each string, 24 per
+// number. Counting it costs next to nothing on the walk; the exact length is only worked
+// out when the bound passes a limit.
 let highBytes = 0
 
 // Thrown inside the walk and caught at the top, so the happy path carries no result
@@ -88,22 +87,18 @@ const classify = (value: object): "array" | "object" | Refusal => {
 const walk = (value: unknown): Json => {
   switch (typeof value) {
     case "string":
-      lowBytes += value.length + 2
       highBytes += 6 * value.length + 2
       return value
     case "boolean":
-      lowBytes += 4
       highBytes += 5
       return value
     case "number":
       if (!Number.isFinite(value)) throw new Refusal(describe(value))
-      lowBytes += 1
       highBytes += 24
       // JSON has no negative zero; normalising here makes every layer read back the same value.
       return value === 0 ? 0 : value
     case "object": {
       if (value === null) {
-        lowBytes += 4
         highBytes += 4
         return null
       }
@@ -113,21 +108,18 @@ const walk = (value: unknown): Json => {
       if (kind === "array") {
         const source: ReadonlyArray<unknown> = Array.isArray(value) ? value : []
         const length = source.length
-        lowBytes += length + 1
         highBytes += length + 2
         const copy = new Array<Json>(length)
         for (let index = 0; index < length; index++) copy[index] = walk(source[index])
         ancestors.pop()
         return Object.freeze(copy)
       }
-      lowBytes += 2
       highBytes += 2
       const copy: Record<string, Json> = {}
       for (const key in value) {
         // for-in also visits inherited enumerable keys; a plain object has none unless
         // Object.prototype has been polluted.
         if (Object.prototype.hasOwnProperty.call(value, key)) {
-          lowBytes += key.length + 3
           highBytes += 6 * key.length + 4
           setKey(copy, key, walk(Reflect.get(value, key)))
         }
@@ -212,13 +204,11 @@ export const copyMetadata = (value: unknown, root = "metadata"): Metadata | NotJ
   return run(root, () => {
     const copy: Record<string, Json> = {}
     ancestors.push(value)
-    lowBytes += 2
     highBytes += 2
     for (const key in value) {
       if (!Object.prototype.hasOwnProperty.call(value, key)) continue
       const field: unknown = Reflect.get(value, key)
       if (field === undefined) continue
-      lowBytes += key.length + 3
       highBytes += 6 * key.length + 4
       setKey(copy, key, walk(field))
     }
@@ -249,7 +239,6 @@ export const emptyMetadata: Metadata = Object.freeze({})
  * @internal
  */
 export const resetSize = (): void => {
-  lowBytes = 0
   highBytes = 0
 }
 
@@ -259,16 +248,8 @@ export const resetSize = (): void => {
  * @internal
  */
 export const addSize = (bytes: number): void => {
-  lowBytes += bytes
   highBytes += bytes
 }
-
-/**
- * The lower bound on the JSON size of the values copied since `resetSize`.
- *
- * @internal
- */
-export const lowSize = (): number => lowBytes
 
 /**
  * The upper bound on the JSON size of the values copied since `resetSize`.
@@ -280,13 +261,12 @@ export const highSize = (): number => highBytes
 /**
  * Whether the values copied since `resetSize` — `data` and `metadata` — take more than
  * `limit` bytes as UTF-8 JSON text: their size when they do, `undefined` when not. They
- * are serialised only when the cheap bounds counted on the walk cannot tell.
+ * are serialised only when the cheap upper bound counted on the walk passes the limit.
  *
  * @internal
  */
 export const exceedsSize = (limit: number, data: Json, metadata: Metadata): number | undefined => {
   if (highBytes <= limit) return undefined
-  if (lowBytes > limit) return lowBytes
   const exact = jsonBytes(data, metadata)
   return exact > limit ? exact : undefined
 }
