@@ -1,6 +1,6 @@
 /**
  * Suites: which targets run side by side, chosen by the CLI's first argument, and the
- * bar (ARCHITECTURE.md §7) each workload is held to. Targets are imported lazily, so a
+ * bar (docs/BENCHMARKS.md) each workload is held to. Targets are imported lazily, so a
  * suite only loads what it runs.
  *
  * To add a suite: add an entry here whose `targets` imports its target modules and whose

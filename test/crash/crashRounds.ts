@@ -1,5 +1,5 @@
 /**
- * SIGKILL during concurrent appends, many rounds (ARCHITECTURE.md §8).
+ * SIGKILL during concurrent appends, many rounds: every acknowledged event must survive.
  *
  * Each round starts `appender.ts` on a store directory, kills it with SIGKILL at a random
  * moment, reopens the store (repairing the torn tail) and checks: every event the child
