@@ -10,12 +10,13 @@
  *
  * Each run gets a fresh database; the store's schema is migrated before the clock starts.
  */
-import * as Either from "fp-ts/lib/Either.js"
-import { decider, explain } from "../../examples/bank/Account.js"
-import type { Command, Event as BankEvent, State } from "../../examples/bank/Account.js"
+import { decider } from "../../examples/bank/Account.js"
+import type { Event as BankEvent, State } from "../../examples/bank/Account.js"
 import { limits } from "../../src/EventStore.js"
-import { accountId, at, bankCommands, eventType, now, openingBalance } from "../workloads.js"
+import { at, eventType, now } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
+import { decide, initialState, mapToStreamId, runBankCommands } from "./emmett-bank.js"
+import type { BankCommand } from "./emmett-bank.js"
 import { withFreshDatabase } from "./postgres-database.js"
 
 // ---------------------------------------------------------------------------
@@ -45,11 +46,6 @@ interface PostgresEventStore {
 
 interface EmmettPostgres {
   readonly getPostgreSQLEventStore: (connectionString: string) => PostgresEventStore
-}
-
-interface BankCommand {
-  readonly type: "BankCommand"
-  readonly data: { readonly command: Command }
 }
 
 type Handle = (store: PostgresEventStore, id: string, command: BankCommand) => Promise<unknown>
@@ -119,14 +115,6 @@ const withStore = (use: (store: PostgresEventStore) => Promise<Measurement>): Pr
   })
 
 // W6: the bank decider as Emmett's handler takes it (see emmett-handler.ts).
-const bankCommand = (command: Command): BankCommand => ({ type: "BankCommand", data: { command } })
-const decide = (message: BankCommand, state: State): Array<BankEvent> => {
-  const decision = decider.decide(message.data.command, state)
-  if (Either.isLeft(decision)) throw new Error(explain(decision.left))
-  return [...decision.right]
-}
-const initialState = (): State => decider.initialState
-const mapToStreamId = (id: string): string => `account-${id}`
 
 export const emmettPostgres: Target = {
   name: "Emmett postgres",
@@ -201,21 +189,12 @@ export const emmettPostgres: Target = {
       withStore(async (store) => {
         const emmett = await load(emmettSpecifier, isEmmett)
         const handle = emmett.DeciderCommandHandler({ decide, evolve: decider.evolve, initialState, mapToStreamId })
-        const ids = Array.from({ length: spec.accounts }, (_, i) => accountId(i))
-        const commands = bankCommands(spec).map((c) => ({
-          id: ids[c.account] ?? "",
-          command: bankCommand({ type: c.kind, amount: c.amount, description: "bench" })
-        }))
-        for (const id of ids) await handle(store, id, bankCommand({ type: "OpenAccount", owner: id, initialBalance: openingBalance }))
-        const t0 = now()
-        for (const { id, command } of commands) await handle(store, id, command)
-        const seconds = (now() - t0) / 1000
-        let total = 0
-        for (const id of ids) {
-          const { state } = await store.aggregateStream<State, BankEvent>(mapToStreamId(id), { evolve: decider.evolve, initialState })
-          total += state.status === "Open" ? state.balance : Number.NaN
-        }
-        return { events: commands.length, seconds, check: total }
+        return runBankCommands(
+          spec,
+          (id, command) => handle(store, id, command),
+          async (streamId) =>
+            (await store.aggregateStream<State, BankEvent>(streamId, { evolve: decider.evolve, initialState })).state
+        )
       })
   }
 }
