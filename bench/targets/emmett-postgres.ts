@@ -15,6 +15,7 @@ import type { Event as BankEvent, State } from "../../examples/bank/Account.js"
 import { limits } from "../../src/EventStore.js"
 import { at, eventType, now } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
+import { loadBenchPackage } from "./bench-package.js"
 import { decide, initialState, mapToStreamId, runBankCommands } from "./emmett-bank.js"
 import type { BankCommand } from "./emmett-bank.js"
 import { withFreshDatabase } from "./postgres-database.js"
@@ -73,17 +74,8 @@ export const installHint =
 const postgresSpecifier: string = ["@event-driven-io", "emmett-postgresql"].join("/")
 const emmettSpecifier: string = ["@event-driven-io", "emmett"].join("/")
 
-const load = async <A>(specifier: string, is: (value: unknown) => value is A): Promise<A> => {
-  let loaded: unknown
-  try {
-    loaded = await import(specifier)
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error)
-    throw new Error(`${installHint}\n\nLoading ${specifier} failed: ${reason}`)
-  }
-  if (!is(loaded)) throw new Error(`${specifier} does not export what the bench uses.\n${installHint}`)
-  return loaded
-}
+const load = <A>(specifier: string, is: (value: unknown) => value is A): Promise<A> =>
+  loadBenchPackage(specifier, is, installHint)
 
 /** Loads emmett-postgresql from bench/node_modules, or fails with the install instructions. */
 export const loadEmmettPostgres = (): Promise<EmmettPostgres> => load(postgresSpecifier, isEmmettPostgres)

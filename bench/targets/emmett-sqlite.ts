@@ -26,6 +26,7 @@
 import { join } from "node:path"
 import { at, eventType, now, oneStreamMeasurement, windows } from "../workloads.js"
 import type { Payload, Target } from "../workloads.js"
+import { loadBenchPackage } from "./bench-package.js"
 import { firstStreamVersion, freshDirectory, removeDirectory } from "./eskernel-file.js"
 
 // ---------------------------------------------------------------------------
@@ -95,17 +96,7 @@ export const installHint =
 const specifier: string = ["@event-driven-io", "emmett-sqlite"].join("/")
 
 /** Loads emmett-sqlite from bench/node_modules, or fails with the install instructions. */
-export const loadEmmettSqlite = async (): Promise<EmmettSqlite> => {
-  let loaded: unknown
-  try {
-    loaded = await import(specifier)
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error)
-    throw new Error(`${installHint}\n\nLoading ${specifier} failed: ${reason}`)
-  }
-  if (!isEmmettSqlite(loaded)) throw new Error(`${specifier} does not export what the bench uses.\n${installHint}`)
-  return loaded
-}
+export const loadEmmettSqlite = (): Promise<EmmettSqlite> => loadBenchPackage(specifier, isEmmettSqlite, installHint)
 
 // ---------------------------------------------------------------------------
 // The target
