@@ -8,9 +8,11 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { Json } from "../EventStore.js"
 
-const errorCode = (error: unknown): unknown => error instanceof Error && "code" in error ? error.code : undefined
+/** The `code` of a Node.js system error (`"ENOENT"`, …), if it has one. @internal */
+export const errorCode = (error: unknown): unknown => error instanceof Error && "code" in error ? error.code : undefined
 
-const syncDirectory = async (directory: string): Promise<void> => {
+/** Makes the entries of `directory` (files created, renamed, removed) durable. @internal */
+export const syncDirectory = async (directory: string): Promise<void> => {
   const handle = await fs.open(directory, "r")
   try {
     await handle.sync()

@@ -11,7 +11,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { Json, Position } from "../../EventStore.js"
-import { isObject, parseJson, readIfPresent, writeAtomically } from "../files.js"
+import { errorCode, isObject, parseJson, readIfPresent, syncDirectory, writeAtomically } from "../files.js"
 
 /** @internal */
 export interface StoredCheckpoint {
@@ -72,4 +72,41 @@ export const readActive = async (root: string, name: string): Promise<number | u
 export const writeActive = async (root: string, name: string, version: number): Promise<void> => {
   const directory = await keyDirectory(root, name)
   await writeAtomically(path.join(directory, activeFileName), JSON.stringify({ version, since: new Date().toISOString() }))
+}
+
+/**
+ * The keys under `root` that hold a checkpoint, sorted (for the command line's list). A
+ * missing `root` has none.
+ *
+ * @internal
+ */
+export const listKeys = async (root: string): Promise<ReadonlyArray<string>> => {
+  const entries = await fs.readdir(root, { withFileTypes: true }).catch((error: unknown) => {
+    if (errorCode(error) === "ENOENT") return []
+    throw error
+  })
+  const keys = await Promise.all(
+    entries.filter((entry) => entry.isDirectory()).map(async (entry) =>
+      (await readIfPresent(path.join(root, entry.name, fileName))) === undefined ? [] : [entry.name]
+    )
+  )
+  return keys.flat().sort()
+}
+
+/**
+ * Removes the checkpoint of the key in `directory`, durably (the directory is synced):
+ * its projection starts from the beginning of the store at its next start. Returns
+ * whether there was one.
+ *
+ * @internal
+ */
+export const removeCheckpoint = async (directory: string): Promise<boolean> => {
+  try {
+    await fs.unlink(path.join(directory, fileName))
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return false
+    throw error
+  }
+  await syncDirectory(directory)
+  return true
 }

@@ -58,11 +58,15 @@ const checkIdxFiles = async (
 
 /**
  * Checks every record of the store in `directory`. Rejects only when the files cannot
- * be read.
+ * be read. `onRecord` hears of each record checked: its segment and the byte it ends at
+ * (for a progress report).
  *
  * @internal
  */
-export const verifyStore = async (directory: string): Promise<VerifyReport> => {
+export const verifyStore = async (
+  directory: string,
+  onRecord: (segment: number, end: number) => void = () => undefined
+): Promise<VerifyReport> => {
   const segments = await listSegments(directory)
   const index = new LogIndex()
   // Where each segment's records and streams begin, to compare idx files with.
@@ -71,6 +75,7 @@ export const verifyStore = async (directory: string): Promise<VerifyReport> => {
     if (!starts.has(segment)) starts.set(segment, { record: index.table.size, streamNo: index.streamList.length })
     const refused = index.visit(buffer, bodyStart, bodyEnd, segment, offset, length)
     if (refused !== undefined) return refused
+    onRecord(segment, offset + length)
     const { jsonStart } = eventIdsAt(buffer, bodyStart)
     const contents = eventContentsAt(buffer, jsonStart, bodyEnd, countAt(buffer, bodyStart))
     return typeof contents === "string" ? contents : undefined

@@ -212,3 +212,45 @@ export const statements = (schema: string): Statements => {
     channel: `es_kernel_${schema}`.slice(0, 63)
   }
 }
+
+// ---------------------------------------------------------------------------
+// The command line: looking at a store without creating one
+// ---------------------------------------------------------------------------
+
+/** The command line's statements for the store in `schema` (checked by `invalidSchemaName`). @internal */
+export interface InspectionStatements {
+  /** One row, `present`: whether the store's events table exists (reading must not create it). */
+  readonly storePresent: string
+  /** One row: the events table's heap, index and total bytes, and its estimated live rows. */
+  readonly tableSizes: string
+}
+
+/** @internal */
+export const inspectionStatements = (schema: string): InspectionStatements => {
+  const events = `"${schema}".es_events`
+  return {
+    storePresent: `SELECT to_regclass('${events}') IS NOT NULL AS present`,
+    tableSizes: `
+      SELECT pg_relation_size('${events}'::regclass) AS heap_bytes,
+             pg_indexes_size('${events}'::regclass) AS index_bytes,
+             pg_total_relation_size('${events}'::regclass) AS total_bytes`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The command line's import: appends that keep the source's global order
+// ---------------------------------------------------------------------------
+
+/**
+ * The append statement with the group's rows numbered in the order of its appends rather
+ * than by stream: an import submits one group per batch of runs from the export, each
+ * stream at most once, and the positions must follow the export's order.
+ *
+ * @internal
+ */
+export const importAppend = (schema: string): string => {
+  const append = statements(schema).append
+  const ordered = append.replaceAll("ORDER BY ok.stream_id, ev.ord", "ORDER BY ok.i, ev.ord")
+  if (ordered === append) throw new Error("importAppend: the append statement no longer orders its rows by stream; update this function")
+  return ordered
+}
