@@ -53,6 +53,13 @@ const isJson = (value: unknown): value is Json =>
 const isMetadata = (value: unknown): value is Metadata =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
+/** A `json` column that may be `NULL`, as parsed by the driver. */
+export const jsonOrNull = (row: Row, column: string): Json | undefined => {
+  const value = row[column]
+  if (value === null || value === undefined) return undefined
+  return isJson(value) ? value : fail(column, value)
+}
+
 /** A recorded event from a row of `es_events`. Throws `UnexpectedColumn`. */
 export const recordedEvent = (row: Row): RecordedEvent => {
   const data = row.data
