@@ -27,7 +27,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { CheckpointError, CheckpointStore, ProjectionAlreadyRunning } from "../../CheckpointStore.js"
 import type { Checkpoint } from "../../CheckpointStore.js"
 import { invalidKey } from "../checkpoint/key.js"
-import { boolean, decode, integer, integerOrNull, jsonOrNull, text } from "./rows.js"
+import { boolean, decode, integer, integerOrNull, json, text } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { checkpointStatements } from "./sql.js"
 
@@ -44,8 +44,7 @@ const checked = (key: string): Effect.Effect<void, CheckpointError> => {
 const checkpointOf = (row: Row | undefined): Checkpoint | undefined => {
   const position = row === undefined ? undefined : integerOrNull(row, "position")
   if (row === undefined || position === undefined) return undefined
-  const state = jsonOrNull(row, "state")
-  return state === undefined ? { position } : { position, state }
+  return boolean(row, "has_state") ? { position, state: json(row, "state") } : { position }
 }
 
 /**

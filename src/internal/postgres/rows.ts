@@ -53,11 +53,10 @@ const isJson = (value: unknown): value is Json =>
 const isMetadata = (value: unknown): value is Metadata =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** A `json` column that may be `NULL`, as parsed by the driver. */
-export const jsonOrNull = (row: Row, column: string): Json | undefined => {
+/** A `json` column declared `NOT NULL`, as parsed by the driver (`null` is JSON's `null`). */
+export const json = (row: Row, column: string): Json => {
   const value = row[column]
-  if (value === null || value === undefined) return undefined
-  return isJson(value) ? value : fail(column, value)
+  return value !== undefined && isJson(value) ? value : fail(column, value)
 }
 
 /** A recorded event from a row of `es_events`. Throws `UnexpectedColumn`. */

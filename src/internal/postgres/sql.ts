@@ -26,7 +26,7 @@ export const maxEventsPerTransaction = 2 ** indexBits - 1
 export const maxTransaction = 2 ** (53 - indexBits)
 
 /** The migrations' version when the schema matches this module's statements. */
-export const schemaVersion = 2
+export const schemaVersion = 3
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -144,7 +144,7 @@ export const statements = (schema: string): Statements => {
                recorded_at AS "timestamp", position, event_id, schema_version
         FROM ${events}`,
       `COMMENT ON VIEW ${s}.events IS 'es-kernel events, one row per event: SELECT event_type, version, data, timestamp FROM events WHERE aggregate_id = ''...'' ORDER BY version'`
-    ], checkpointTables(s)],
+    ], snapshotTables(s), checkpointTables(s)],
     readOffset: `SELECT value FROM ${s}.es_meta WHERE key = 'xid_offset'`,
     // The last recorded transaction (offset included) against the next one this server
     // will hand out: after a dump/restore into a new cluster the second can be lower.
@@ -215,11 +215,56 @@ export const statements = (schema: string): Statements => {
 }
 
 // ---------------------------------------------------------------------------
+// Snapshots (the PostgreSQL snapshot store)
+// ---------------------------------------------------------------------------
+
+/**
+ * The snapshot store's table, migration 2 of the store's schema: one row per stream and
+ * state version, the state as `json` (its exact text, like events' payloads).
+ */
+const snapshotTables = (s: string): ReadonlyArray<string> => [
+  `CREATE TABLE ${s}.es_snapshots (
+    stream_id     text        NOT NULL,
+    state_version integer     NOT NULL,
+    version       integer     NOT NULL,
+    state         json        NOT NULL,
+    saved_at      timestamptz NOT NULL,
+    PRIMARY KEY (stream_id, state_version)
+  )`
+]
+
+/** The snapshot store's statements, bound to a schema. */
+export interface SnapshotStatements {
+  readonly load: string
+  readonly save: string
+}
+
+/**
+ * The snapshot store's statements for the store in `schema` (already checked by
+ * `invalidSchemaName`).
+ *
+ * @internal
+ */
+export const snapshotStatements = (schema: string): SnapshotStatements => {
+  const snapshots = `"${schema}".es_snapshots`
+  return {
+    load: `SELECT version, state FROM ${snapshots} WHERE stream_id = $1 AND state_version = $2`,
+    // Keeps the higher version: a save that lost a race to a newer one changes nothing.
+    save: `
+      INSERT INTO ${snapshots} (stream_id, state_version, version, state, saved_at)
+      VALUES ($1, $2, $3, $4::json, now())
+      ON CONFLICT (stream_id, state_version) DO UPDATE
+        SET version = EXCLUDED.version, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
+        WHERE ${snapshots}.version < EXCLUDED.version`
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Checkpoints (the PostgreSQL checkpoint store)
 // ---------------------------------------------------------------------------
 
 /**
- * The checkpoint store's tables, migration 2 of the store's schema.
+ * The checkpoint store's tables, migration 3 of the store's schema.
  *
  * - `es_checkpoints`: one row per projection key. `position` and `state` are the
  *   checkpoint (`NULL` position: claimed, nothing applied yet). `owner_token` is the
@@ -283,7 +328,8 @@ export const checkpointStatements = (schema: string): CheckpointStatements => {
         owner_token = EXCLUDED.owner_token, owner_pid = EXCLUDED.owner_pid,
         owner_host = EXCLUDED.owner_host, claimed_at = EXCLUDED.claimed_at`,
     holder: `SELECT owner_pid, owner_host FROM ${checkpoints} WHERE key = $1`,
-    load: `SELECT position, state FROM ${checkpoints} WHERE key = $1`,
+    // `has_state` tells a view's JSON `null` state from no state (SQL NULL).
+    load: `SELECT position, state, state IS NOT NULL AS has_state FROM ${checkpoints} WHERE key = $1`,
     // Compare-and-set on the fencing token: no row back means another runner claimed the key.
     save: `
       UPDATE ${checkpoints} SET position = $2, state = $3::text::json, saved_at = now()
