@@ -38,6 +38,17 @@ class RollFailed {
   constructor(readonly segment: number, readonly step: string, readonly cause: unknown) {}
 }
 
+/**
+ * The end of the durable part of a log, as the writer tells read-only stores.
+ *
+ * @internal
+ */
+export interface DurableEnd {
+  readonly segment: number
+  readonly offset: number
+  readonly position: number
+}
+
 /** @internal */
 export interface WriterOptions {
   readonly directory: string
@@ -54,6 +65,8 @@ export class GroupCommitWriter {
   durablePosition: number
   /** Set by the first failed write or sync; every later append fails with it. */
   failure: StorageError | undefined = undefined
+  /** Called after each flush made more records durable (the durable-end feed). */
+  onDurable: (() => void) | undefined = undefined
   private collecting: Group | undefined = undefined
   private flushing: Group | undefined = undefined
   private loopRunning = false
@@ -98,6 +111,15 @@ export class GroupCommitWriter {
     const handle = await io.open(path.join(directory, segmentName(last)), "r+")
     const size = (await handle.stat()).size
     return new GroupCommitWriter(options, index, handle, last, size, segmentFirstRecord, segmentFirstStreamNo)
+  }
+
+  /**
+   * Where the durable records end: the segment being written, the bytes of it that are
+   * durable, and the last durable position. Every earlier segment is durable whole (a
+   * segment is started only once its predecessor's last group is synced).
+   */
+  durableEnd(): DurableEnd {
+    return { segment: this.segment, offset: this.segmentBytes, position: this.durablePosition }
   }
 
   /** Whether the writer takes no more records: closed, or failed. */
@@ -194,6 +216,7 @@ export class GroupCommitWriter {
       for (const waiter of group.waiters) waiter(undefined)
       for (const wake of this.commitWaiters) wake()
       this.commitWaiters.clear()
+      this.onDurable?.()
     }
     this.loopRunning = false
     for (const drained of this.drainWaiters.splice(0)) drained()
