@@ -33,6 +33,7 @@ import type { LockHolder } from "./lock.js"
 import type { LogIndex } from "./logIndex.js"
 import { listSegments, scanSegmentRange, segmentName } from "./segments.js"
 import type { RecordVisitor, ScanOutcome } from "./segments.js"
+import { Wakeups } from "./wakeups.js"
 import type { DurableEnd } from "./writer.js"
 
 // How often a follower without a writer looks for one, and for new records on disk.
@@ -68,7 +69,7 @@ export class LogFollower {
   private connection: net.Socket | undefined = undefined
   private target: DurableEnd | undefined = undefined
   private silentHolders = 0
-  private readonly waiters = new Set<() => void>()
+  private readonly waiters = new Wakeups()
   private chain: Promise<void> = Promise.resolve()
   private queued = false
   private closed = false
@@ -102,14 +103,8 @@ export class LogFollower {
   readonly readFailure = (): StorageError | undefined => this.failure
 
   /** Calls `wake` once a position after `position` is readable (or following failed). */
-  readonly onBeyond = (position: number, wake: () => void): (() => void) | undefined => {
-    if (this.index.nextPosition - 1 > position || this.failure !== undefined) {
-      wake()
-      return undefined
-    }
-    this.waiters.add(wake)
-    return () => this.waiters.delete(wake)
-  }
+  readonly onBeyond = (position: number, wake: () => void): (() => void) | undefined =>
+    this.waiters.add(this.index.nextPosition - 1 > position || this.failure !== undefined, wake)
 
   /** Stops following: no more reads of the directory, the writer's connection closed. */
   async close(): Promise<void> {
@@ -131,7 +126,7 @@ export class LogFollower {
       } catch (cause) {
         this.fail(cause)
       }
-      if (this.index.nextPosition !== before) this.wakeAll()
+      if (this.index.nextPosition !== before) this.waiters.wakeAll()
     })
   }
 
@@ -275,12 +270,6 @@ export class LogFollower {
     clearInterval(this.timer)
     this.connection?.destroy()
     this.settleReady(this.failure)
-    this.wakeAll()
-  }
-
-  private wakeAll(): void {
-    const waiters = [...this.waiters]
-    this.waiters.clear()
-    for (const wake of waiters) wake()
+    this.waiters.wakeAll()
   }
 }

@@ -19,6 +19,7 @@ import type { FileIo } from "./io.js"
 import { writeFully } from "./io.js"
 import type { LogIndex } from "./logIndex.js"
 import { segmentName } from "./segments.js"
+import { Wakeups } from "./wakeups.js"
 
 /**
  * A batch of records written and synced together.
@@ -73,7 +74,7 @@ export class GroupCommitWriter {
   private closed = false
   // The ids and contents of records queued or being written, for retries to compare with.
   private readonly inflight = new Map<number, KnownRecord>()
-  private readonly commitWaiters = new Set<() => void>()
+  private readonly commitWaiters = new Wakeups()
   private readonly drainWaiters: Array<() => void> = []
   // Idx writes of sealed segments run beside the appends; closing waits for them.
   private idxWrites: Promise<void> = Promise.resolve()
@@ -170,12 +171,7 @@ export class GroupCommitWriter {
 
   /** Calls `wake` once a position after `position` is durable; returns how to cancel. */
   onBeyond(position: number, wake: () => void): (() => void) | undefined {
-    if (this.durablePosition > position) {
-      wake()
-      return undefined
-    }
-    this.commitWaiters.add(wake)
-    return () => this.commitWaiters.delete(wake)
+    return this.commitWaiters.add(this.durablePosition > position, wake)
   }
 
   /** Waits for the flush in flight and the idx writes, then closes the segment. */
@@ -214,8 +210,7 @@ export class GroupCommitWriter {
       for (const record of group.records) this.inflight.delete(record)
       this.flushing = undefined
       for (const waiter of group.waiters) waiter(undefined)
-      for (const wake of this.commitWaiters) wake()
-      this.commitWaiters.clear()
+      this.commitWaiters.wakeAll()
       this.onDurable?.()
     }
     this.loopRunning = false
