@@ -38,6 +38,8 @@
  *   must be on a file system that holds unix sockets (local ones; not every network
  *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
  *   releases the lock.
+ * - **Readers.** Other processes open the store with `layerReadOnly`: they connect to the
+ *   lock socket, and the writer sends them how far its log is durable after each sync.
  *
  * @since 0.1.0
  */

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest"
 import { EventStore, StorageError } from "../../src/EventStore.js"
 import type { RecordedEvent } from "../../src/EventStore.js"
 import * as EventStoreFile from "../../src/EventStoreFile.js"
+import { acquireLock } from "../../src/internal/file/lock.js"
 import * as StoreConformance from "../../src/testing/StoreConformance.js"
 import { directoriesPerTest } from "./helpers.js"
 
@@ -122,4 +123,34 @@ describe("EventStoreFile.layerReadOnly", () => {
       const seen = yield* Fiber.join(live)
       expect(seen.map((event) => event.position)).toEqual([7, 8, 9])
     })))
+
+  it("refuses to open over a bad record in a sealed segment, naming it", () =>
+    scoped(Effect.gen(function*() {
+      const directory = freshDirectory()
+      yield* Effect.scoped(Effect.flatMap(open(EventStoreFile.layer({ directory, segmentSize: 300 })), (writer) => appendMany(writer, 6)))
+      for (const name of fs.readdirSync(directory).filter((name) => name.endsWith(".idx"))) fs.rmSync(path.join(directory, name))
+      const first = path.join(directory, "segment-00000001.log")
+      const bytes = fs.readFileSync(first)
+      bytes[bytes.length - 2] = (bytes[bytes.length - 2] ?? 0) ^ 0xff
+      fs.writeFileSync(first, bytes)
+      const failure = yield* Effect.flip(Effect.scoped(open(EventStoreFile.layerReadOnly({ directory }))))
+      expect(failure).toBeInstanceOf(EventStoreFile.FileStoreCorrupt)
+      expect(failure.message).toContain("segment-00000001.log at byte")
+    })))
+
+  it("refuses to follow a holder of the lock that never says how far its log is durable", () =>
+    scoped(Effect.gen(function*() {
+      const directory = freshDirectory()
+      yield* Effect.scoped(Effect.flatMap(open(EventStoreFile.layer({ directory })), (writer) => appendMany(writer, 1)))
+      // A lock held as a writer of a version without read-only access holds it: connections are closed at once.
+      const lock = yield* Effect.acquireRelease(
+        Effect.promise(() => acquireLock(directory)),
+        (lock) => Effect.promise(() => lock._tag === "Acquired" ? lock.release() : Promise.resolve())
+      )
+      expect(lock._tag).toBe("Acquired")
+      const failure = yield* Effect.flip(Effect.scoped(open(EventStoreFile.layerReadOnly({ directory }))))
+      expect(failure.message).toContain(`(pid ${process.pid}, since`)
+      expect(failure.message).toContain("does not tell readers how far its log is durable")
+    })))
 })
+

@@ -38,9 +38,10 @@ import type { DurableEnd } from "./writer.js"
 
 // How often a follower without a writer looks for one, and for new records on disk.
 const pollMillis = 100
-// Connections a live holder closes without a word before the follower gives up on it
-// (a writer of a version without the feed).
-const maxSilentHolders = 3
+// Connections one holder closes without a word before the follower gives up on it (a
+// writer of a version without the feed). A writer that fails to open closes its
+// connections too, but the next attempt is another holder.
+const maxSilentCloses = 3
 
 /** A scan that did not end where the log must be complete. */
 class LogUnreadable extends Error {
@@ -68,7 +69,7 @@ export class LogFollower {
   private seen = { segment: 0, size: -1 }
   private connection: net.Socket | undefined = undefined
   private target: DurableEnd | undefined = undefined
-  private silentHolders = 0
+  private silent = { holder: "", closes: 0 }
   private readonly waiters = new Wakeups()
   private chain: Promise<void> = Promise.resolve()
   private queued = false
@@ -235,7 +236,6 @@ export class LogFollower {
         const end = decodeEnd(line)
         if (end === undefined) return this.fail(new LogUnreadable(`the writer (pid ${holder.pid}) sent an unreadable durable end`))
         heard = true
-        this.silentHolders = 0
         this.target = end
       }
       this.schedule()
@@ -245,7 +245,9 @@ export class LogFollower {
       if (this.connection !== connection) return
       this.connection = undefined
       this.target = undefined
-      if (!heard && ++this.silentHolders >= maxSilentHolders) {
+      const name = `${holder.pid}.${holder.since.getTime()}`
+      this.silent = heard ? { holder: "", closes: 0 } : { holder: name, closes: this.silent.holder === name ? this.silent.closes + 1 : 1 }
+      if (this.silent.closes >= maxSilentCloses) {
         return this.fail(
           new LogUnreadable(
             `the writer holding it (pid ${holder.pid}, since ${holder.since.toISOString()}) does not tell readers how far its log ` +
