@@ -201,6 +201,17 @@ export type SnapshotStoreOptions = Connection & { readonly schema?: string }
  * @since 0.2.0
  */
 export const layerSnapshots = (options: SnapshotStoreOptions): Layer.Layer<SnapshotStore, StorageError | SchemaTooNew> => {
+  return inSchema(options, (sql, schema) => Context.make(SnapshotStore, makeSnapshotStore(sql, schema)))
+}
+
+/**
+ * A layer of a service that lives in the store's schema: checks the schema name,
+ * connects, creates or migrates the schema, then builds the service's context.
+ */
+const inSchema = <A>(
+  options: Connection & { readonly schema?: string },
+  make: (sql: PgClient.PgClient, schema: string) => Context.Context<A>
+): Layer.Layer<A, StorageError | SchemaTooNew> => {
   const schema = options.schema ?? "es_kernel"
   const invalid = invalidSchemaName(schema)
   if (invalid !== undefined) return Layer.effectContext(Effect.fail(new StorageError({ reason: invalid })))
@@ -209,7 +220,7 @@ export const layerSnapshots = (options: SnapshotStoreOptions): Layer.Layer<Snaps
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
       yield* migrate(sql, statements(schema))
-      return Context.make(SnapshotStore, makeSnapshotStore(sql, schema))
+      return make(sql, schema)
     })
   )
 }
@@ -254,22 +265,12 @@ export type CheckpointStoreOptions = Connection & { readonly schema?: string }
  */
 export const layerCheckpoints = (
   options: CheckpointStoreOptions
-): Layer.Layer<CheckpointStore | SqlClient.SqlClient | PgClient.PgClient, StorageError | SchemaTooNew> => {
-  const schema = options.schema ?? "es_kernel"
-  const invalid = invalidSchemaName(schema)
-  if (invalid !== undefined) return Layer.effectContext(Effect.fail(new StorageError({ reason: invalid })))
-  return withClient(
-    options,
-    Effect.gen(function*() {
-      const sql = yield* PgClient.PgClient
-      yield* migrate(sql, statements(schema))
-      return Context.make(CheckpointStore, makeCheckpointStore(sql, schema)).pipe(
-        Context.add(PgClient.PgClient, sql),
-        Context.add(SqlClient.SqlClient, sql)
-      )
-    })
-  )
-}
+): Layer.Layer<CheckpointStore | SqlClient.SqlClient | PgClient.PgClient, StorageError | SchemaTooNew> =>
+  inSchema(options, (sql, schema) =>
+    Context.make(CheckpointStore, makeCheckpointStore(sql, schema)).pipe(
+      Context.add(PgClient.PgClient, sql),
+      Context.add(SqlClient.SqlClient, sql)
+    ))
 
 /**
  * A projection's status on PostgreSQL: `Projector.Status` (`behind` and `lagMs` count the
