@@ -47,7 +47,7 @@ export const describeLocation = (location: Location): string => {
 }
 
 // The one place that decides how the command line reads a file store.
-const fileForReading = (directory: string) => EventStoreFile.layer({ directory })
+const fileForReading = (directory: string) => EventStoreFile.layerReadOnly({ directory })
 
 const fileLayer = (directory: string, access: "read" | "write") =>
   access === "write" ? EventStoreFile.layer({ directory }) : Layer.unwrap(
