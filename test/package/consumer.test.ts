@@ -17,7 +17,7 @@ const tsc = join(repo, "node_modules", "typescript", "bin", "tsc")
 const peers = ["effect", "fp-ts", "io-ts"]
 // The tarball holds what an application needs: the build, the sources its maps point at,
 // the user docs. No tests, benches, CI scripts or build configuration.
-const shipped = /^(dist\/|src\/|docs\/(CONCEPTS|STORE|CODECS|POSTGRESQL|READSIDE)\.md$|package\.json$|README\.md$|LICENSE$)/
+const shipped = /^(dist\/|src\/|docs\/(CONCEPTS|STORE|CODECS|POSTGRESQL|READSIDE|CLI)\.md$|package\.json$|README\.md$|LICENSE$)/
 
 // The outer `npm test` exports its own npm_* settings; the app's npm must not inherit them.
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_")))
@@ -96,12 +96,21 @@ describe("an application installing es-kernel", { timeout: 180_000 }, () => {
     ])
     const verified = await succeed("npm", ["exec", "--offline", "--", "es-kernel", "verify", store], bare())
     expect(verified).toContain("intact — 1 segment(s), 4 record(s), 4 event(s)")
+    // Without @effect/sql-pg (the bare app): file stores work, a postgres:// URL says what to install.
+    const streams = await succeed("npm", ["exec", "--offline", "--", "es-kernel", "streams", store], bare())
+    expect(streams).toContain("1 stream(s)")
+    const postgres = await run("npm", ["exec", "--offline", "--", "es-kernel", "stats", "postgres://nobody@127.0.0.1:1/none"], bare())
+    expect(postgres.exitCode).toBe(3)
+    expect(postgres.stderr).toContain("npm install @effect/sql-pg")
   })
 
-  it("runs the es-kernel command: --help exits 0 with the usage", async () => {
+  it("runs the es-kernel command: --help exits 0 with the usage, on every command", async () => {
     const { exitCode, stdout } = await run("npm", ["exec", "--offline", "--", "es-kernel", "--help"], bare())
     expect(exitCode).toBe(0)
-    expect(stdout).toContain("usage: es-kernel verify <directory>")
+    expect(stdout).toContain("usage: es-kernel <command>")
+    const read = await run("npm", ["exec", "--offline", "--", "es-kernel", "read", "--help"], bare())
+    expect(read.exitCode).toBe(0)
+    expect(read.stdout).toContain("usage: es-kernel read <store> <stream>")
   })
 
   it("uses DeciderSpec without fast-check, and the laws and the store suite say how to install it", async () => {
