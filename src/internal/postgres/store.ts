@@ -74,6 +74,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
   const schemaVersions: Array<number> = []
   const data: Array<string> = []
   const metadata: Array<string> = []
+  const correlationIds: Array<string> = []
   group.forEach(({ append, recordedAt: at }, index) => {
     appendIndex.push(index)
     streams.push(append.streamId)
@@ -88,6 +89,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
       schemaVersions.push(event.schemaVersion)
       data.push(event.data)
       metadata.push(event.metadata)
+      correlationIds.push(event.correlationId ?? "")
     })
   })
   return sql.unsafe<Row>(statements.append, [
@@ -103,7 +105,8 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
     schemaVersions,
     data,
     metadata,
-    BigInt(offset)
+    BigInt(offset),
+    correlationIds
   ]).pipe(
     // A row the statement cannot have produced is a defect of this module, not a race.
     Effect.flatMap((rows) => Effect.orDie(decode(() => rows.map(outcomeOf))))
