@@ -26,7 +26,7 @@ export const maxEventsPerTransaction = 2 ** indexBits - 1
 export const maxTransaction = 2 ** (53 - indexBits)
 
 /** The migrations' version when the schema matches this module's statements. */
-export const schemaVersion = 2
+export const schemaVersion = 3
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -129,7 +129,7 @@ export const statements = (schema: string): Statements => {
                recorded_at AS "timestamp", position, event_id, schema_version
         FROM ${events}`,
       `COMMENT ON VIEW ${s}.events IS 'es-kernel events, one row per event: SELECT event_type, version, data, timestamp FROM events WHERE aggregate_id = ''...'' ORDER BY version'`
-    ], historyMigration(s, events)],
+    ], snapshotTables(s), historyMigration(s, events)],
     readOffset: `SELECT value FROM ${s}.es_meta WHERE key = 'xid_offset'`,
     // The last recorded transaction (offset included) against the next one this server
     // will hand out: after a dump/restore into a new cluster the second can be lower.
@@ -207,7 +207,7 @@ export const statements = (schema: string): Statements => {
 // ---------------------------------------------------------------------------
 
 /** The schema version whose migration is `historyMigration`: upgrading past it fills in `correlation_id`. */
-export const historyVersion = 2
+export const historyVersion = 3
 
 /** The last position type's largest value: "no bound". */
 const noPosition = "9223372036854775807"
@@ -216,7 +216,7 @@ const noPosition = "9223372036854775807"
 const millis = (parameter: string) => `('epoch'::timestamptz + ${parameter}::float8 * interval '1 millisecond')`
 
 /**
- * The schema change that serves history queries, one migration:
+ * The schema change that serves history queries, migration 3 of the store's schema:
  *
  * - `correlation_id`: the event's `metadata.correlationId` as JSON text (`"r-1"`, quotes
  *   and escapes included), written by the append from the same JSON the metadata is
@@ -350,5 +350,50 @@ const historyStatements = (schema: string, columns: string, horizon: string): Hi
     setCorrelation: `
       UPDATE ${events} e SET correlation_id = u.correlation_id
       FROM unnest($1::bigint[], $2::text[]) AS u(position, correlation_id) WHERE e.position = u.position`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots (the PostgreSQL snapshot store)
+// ---------------------------------------------------------------------------
+
+/**
+ * The snapshot store's table, migration 2 of the store's schema: one row per stream and
+ * state version, the state as `json` (its exact text, like events' payloads).
+ */
+const snapshotTables = (s: string): ReadonlyArray<string> => [
+  `CREATE TABLE ${s}.es_snapshots (
+    stream_id     text        NOT NULL,
+    state_version integer     NOT NULL,
+    version       integer     NOT NULL,
+    state         json        NOT NULL,
+    saved_at      timestamptz NOT NULL,
+    PRIMARY KEY (stream_id, state_version)
+  )`
+]
+
+/** The snapshot store's statements, bound to a schema. */
+export interface SnapshotStatements {
+  readonly load: string
+  readonly save: string
+}
+
+/**
+ * The snapshot store's statements for the store in `schema` (already checked by
+ * `invalidSchemaName`).
+ *
+ * @internal
+ */
+export const snapshotStatements = (schema: string): SnapshotStatements => {
+  const snapshots = `"${schema}".es_snapshots`
+  return {
+    load: `SELECT version, state FROM ${snapshots} WHERE stream_id = $1 AND state_version = $2`,
+    // Keeps the higher version: a save that lost a race to a newer one changes nothing.
+    save: `
+      INSERT INTO ${snapshots} (stream_id, state_version, version, state, saved_at)
+      VALUES ($1, $2, $3, $4::json, now())
+      ON CONFLICT (stream_id, state_version) DO UPDATE
+        SET version = EXCLUDED.version, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
+        WHERE ${snapshots}.version < EXCLUDED.version`
   }
 }
