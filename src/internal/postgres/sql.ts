@@ -237,19 +237,21 @@ const millis = (parameter: string) => `('epoch'::timestamptz + ${parameter}::flo
  *   error and cancellation; the transaction's commit is not serialised.
  * - existing rows' recording times are raised, in position order, to the latest time
  *   before them, and truncated to the millisecond a `Date` holds.
+ *
+ * Every statement may run again on a schema that already has its part.
  */
 const historyMigration = (s: string, events: string): ReadonlyArray<string> => [
-  `ALTER TABLE ${events} ADD COLUMN correlation_id text`,
-  `CREATE INDEX es_events_type ON ${events} (type, position)`,
-  `CREATE INDEX es_events_category ON ${events} ((split_part(stream_id, '-', 1)), position)`,
-  `CREATE INDEX es_events_correlation ON ${events} USING hash (correlation_id)`,
+  `ALTER TABLE ${events} ADD COLUMN IF NOT EXISTS correlation_id text`,
+  `CREATE INDEX IF NOT EXISTS es_events_type ON ${events} (type, position)`,
+  `CREATE INDEX IF NOT EXISTS es_events_category ON ${events} ((split_part(stream_id, '-', 1)), position)`,
+  `CREATE INDEX IF NOT EXISTS es_events_correlation ON ${events} USING hash (correlation_id)`,
   `UPDATE ${events} e SET recorded_at = m.recorded_at
     FROM (SELECT position, date_trunc('milliseconds', max(recorded_at) OVER (ORDER BY position)) AS recorded_at FROM ${events}) m
     WHERE e.position = m.position AND e.recorded_at IS DISTINCT FROM m.recorded_at`,
-  `CREATE INDEX es_events_recorded_at ON ${events} (recorded_at, position)`,
-  `CREATE SEQUENCE ${s}.es_clock AS bigint MINVALUE 0 START 0`,
-  `SELECT setval('${s}.es_clock', COALESCE((SELECT (extract(epoch FROM max(recorded_at)) * 1000)::bigint FROM ${events}), 0))`,
-  `CREATE FUNCTION ${s}.es_stamp(at_ms float8, OUT xid bigint, OUT recorded_at timestamptz) LANGUAGE plpgsql AS $$
+  `CREATE INDEX IF NOT EXISTS es_events_recorded_at ON ${events} (recorded_at, position)`,
+  `CREATE SEQUENCE IF NOT EXISTS ${s}.es_clock AS bigint MINVALUE 0 START 0`,
+  `SELECT setval('${s}.es_clock', greatest((SELECT last_value FROM ${s}.es_clock), (SELECT (extract(epoch FROM max(recorded_at)) * 1000)::bigint FROM ${events})))`,
+  `CREATE OR REPLACE FUNCTION ${s}.es_stamp(at_ms float8, OUT xid bigint, OUT recorded_at timestamptz) LANGUAGE plpgsql AS $$
     DECLARE
       stamped bigint;
     BEGIN
