@@ -11,54 +11,53 @@
 import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { now, windows } from "../workloads.js"
-import type { Measurement, OneStream, Target } from "../workloads.js"
+import type { Target } from "../workloads.js"
 import { freshDirectory, removeDirectory } from "./eskernel-file.js"
 
 /** Bytes written per synced "event". */
 export const recordBytes = 300
-
-// `spec.events` synced writes, one at a time, timed (with W2's first and last 10%).
-const syncLoop = async (spec: OneStream): Promise<Measurement> => {
-  const directory = await freshDirectory("disk")
-  try {
-    const fd = openSync(join(directory, "raw.log"), "a")
-    try {
-      const record = Buffer.alloc(recordBytes, "x")
-      record.write("\n", recordBytes - 1)
-      const { head, tail } = windows(spec)
-      let headEnd = 0
-      let tailStart = 0
-      const t0 = now()
-      for (let i = 0; i < spec.events; i++) {
-        if (i === head) headEnd = now()
-        if (i === tail) tailStart = now()
-        writeSync(fd, record)
-        fdatasyncSync(fd)
-      }
-      const t1 = now()
-      if (head >= spec.events) headEnd = t1
-      return {
-        events: spec.events,
-        seconds: (t1 - t0) / 1000,
-        first: head / ((headEnd - t0) / 1000),
-        last: (spec.events - tail) / ((t1 - tailStart) / 1000)
-      }
-    } finally {
-      closeSync(fd)
-    }
-  } finally {
-    await removeDirectory(directory)
-  }
-}
 
 export const diskSync: Target = {
   name: "disk write+fdatasync",
   role: "limit",
   runners: {
     roundRobin: async (spec) => {
-      const { first: _first, last: _last, ...timing } = await syncLoop({ kind: "oneStream", events: spec.events, window: 0.1 })
-      return timing
+      const loop = diskSync.runners.oneStream
+      if (loop === undefined) throw new Error("disk write+fdatasync: no loop to run")
+      const { events, seconds } = await loop({ kind: "oneStream", events: spec.events, window: 0.1 }, [])
+      return { events, seconds }
     },
-    oneStream: syncLoop
+    oneStream: async (spec) => {
+      const directory = await freshDirectory("disk")
+      try {
+        const fd = openSync(join(directory, "raw.log"), "a")
+        try {
+          const record = Buffer.alloc(recordBytes, "x")
+          record.write("\n", recordBytes - 1)
+          const { head, tail } = windows(spec)
+          let headEnd = 0
+          let tailStart = 0
+          const t0 = now()
+          for (let i = 0; i < spec.events; i++) {
+            if (i === head) headEnd = now()
+            if (i === tail) tailStart = now()
+            writeSync(fd, record)
+            fdatasyncSync(fd)
+          }
+          const t1 = now()
+          if (head >= spec.events) headEnd = t1
+          return {
+            events: spec.events,
+            seconds: (t1 - t0) / 1000,
+            first: head / ((headEnd - t0) / 1000),
+            last: (spec.events - tail) / ((t1 - tailStart) / 1000)
+          }
+        } finally {
+          closeSync(fd)
+        }
+      } finally {
+        await removeDirectory(directory)
+      }
+    }
   }
 }
