@@ -35,6 +35,7 @@ import type {
   SubscribeOptions
 } from "../../EventStore.js"
 import * as Contract from "../contract.js"
+import * as StoreProbe from "../storeProbe.js"
 import * as Subscription from "../subscription.js"
 import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
@@ -231,5 +232,5 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
       return Subscription.subscribe(from, { readPage: (after) => readPage(after, filter), awaitBeyond })
     })
 
-  return EventStore.of({ append, readStream, readAll, subscribe, streamVersion })
+  return StoreProbe.attach(EventStore.of({ append, readStream, readAll, subscribe, streamVersion }), writer.probe)
 }
