@@ -88,7 +88,7 @@ const tracedStream = <E>(
       return chunk
     })
     if (!isTraced(fiber)) return Effect.succeed(observed)
-    return Effect.map(Effect.makeSpanScoped(name, spanOptions(attributes)), (span) => {
+    return Effect.map(Effect.makeSpanScoped(name, spanOptions({ ...attributes, [attribute.eventCount]: 0 })), (span) => {
       let count = 0
       return Stream.mapArray(observed, (chunk) => {
         const last = chunk[chunk.length - 1]
