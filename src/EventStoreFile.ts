@@ -38,14 +38,16 @@
  *   must be on a file system that holds unix sockets (local ones; not every network
  *   mount). Closing the layer's scope waits for the flush in flight, closes the files and
  *   releases the lock.
+ * - **Readers.** Other processes open the store with `layerReadOnly`: they connect to the
+ *   lock socket, and the writer sends them how far its log is durable after each sync.
  *
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
 import { EventStore, StorageError } from "./EventStore.js"
-import { FileStoreCorrupt, FileStoreLocked } from "./internal/file/errors.js"
+import { FileStoreCorrupt, FileStoreLocked, FileStoreReadOnly } from "./internal/file/errors.js"
 import { nodeIo } from "./internal/file/io.js"
-import { layerWithIo } from "./internal/file/layer.js"
+import { layerReadOnlyWithIo, layerWithIo } from "./internal/file/layer.js"
 import { verifyStore } from "./internal/file/verify.js"
 import type { VerifyReport as InternalVerifyReport } from "./internal/file/verify.js"
 
@@ -57,7 +59,11 @@ export {
   /**
    * @since 0.1.0
    */
-  FileStoreLocked
+  FileStoreLocked,
+  /**
+   * @since 0.2.0
+   */
+  FileStoreReadOnly
 }
 
 /**
@@ -116,6 +122,49 @@ export interface FileStoreOpenReport {
 export const layer = (
   options: FileStoreOptions
 ): Layer.Layer<EventStore, StorageError | FileStoreLocked | FileStoreCorrupt> => layerWithIo(options, nodeIo)
+
+/**
+ * Options of the read-only file layer: `directory`, where a store lives (it must exist).
+ *
+ * @since 0.2.0
+ */
+export interface FileStoreReadOnlyOptions {
+  readonly directory: string
+}
+
+/**
+ * The file-backed `EventStore`, read-only, for a process beside the writer (a projection,
+ * a query service, the command line): `readStream`, `readAll`, `streamVersion` and
+ * `subscribe` see the writer's appends once they are durable, never further.
+ *
+ * - **With a writer** (a process holding the store with `layer`), it connects to the
+ *   writer's lock socket; the writer sends how far its log is durable after each sync,
+ *   and the reader reads exactly that far. Records written but not yet synced are never
+ *   seen, so nothing a reader sees can be taken back by a power loss. With no reader
+ *   connected this costs the writer nothing.
+ * - **Without a writer**, it reads the complete, checksummed records on disk and stops
+ *   before a torn tail; records a crashed writer wrote but never synced are synced first
+ *   (`datasync` on a read-only descriptor), so they too survive a power loss, as the next
+ *   writer will keep them. It looks for a writer every 100 ms, and follows one that starts.
+ *   With a writer whose `sync` is `"none"`, the reader sees what that writer wrote.
+ * - **Changes nothing**: no file is created, cut or rewritten (a torn tail stays for the
+ *   writer to cut), no index file is written, the lock is neither taken nor swept, so a
+ *   writer can always open beside it. The directory must exist.
+ * - **Descriptors**: one connection to the writer, one file while following, and the
+ *   reads' 64 at most, as the writer's.
+ * - `append` fails with a `StorageError` whose `cause` is `FileStoreReadOnly` (what to do
+ *   instead is in its message).
+ * - Opening fails with `FileStoreCorrupt` when a sealed segment is bad; a failure while
+ *   following later (a corrupt record, an unreadable file) fails subscriptions with a
+ *   `StorageError`, and the store follows the log no more: open it again.
+ *
+ * Building the layer reads the log as far as it is durable; closing its scope stops
+ * following and closes every file.
+ *
+ * @since 0.2.0
+ */
+export const layerReadOnly = (options: FileStoreReadOnlyOptions): Layer.Layer<EventStore, StorageError | FileStoreCorrupt> =>
+  layerReadOnlyWithIo(options, nodeIo)
 
 /**
  * The outcome of `verify`.

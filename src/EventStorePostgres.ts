@@ -35,13 +35,16 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
+import type { Scope } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { EventStore, limits, StorageError } from "./EventStore.js"
-import { PositionsWouldGoBackwards, SchemaTooNew } from "./internal/postgres/schema.js"
+import { migrate, PositionsWouldGoBackwards, SchemaTooNew } from "./internal/postgres/schema.js"
+import { makeSnapshotStore } from "./internal/postgres/snapshots.js"
 import { invalidSchemaName, statements } from "./internal/postgres/sql.js"
 import { makeStore } from "./internal/postgres/store.js"
 import type { Lag as StoreLag } from "./internal/postgres/store.js"
+import { SnapshotStore } from "./SnapshotStore.js"
 
 export {
   /**
@@ -142,9 +145,63 @@ export const layer = (
     })
     return Context.make(EventStore, store).pipe(Context.add(PostgresStore, PostgresStore.of({ lag, schema })))
   })
-  return Layer.effectContext(build).pipe(
-    Layer.provide(clientLayer(options)),
-    Layer.catchTag("SqlError", (error) =>
-      Layer.effectContext(Effect.fail(new StorageError({ reason: `connecting to PostgreSQL: ${error.message}`, cause: error }))))
+  return withClient(options, build)
+}
+
+/** A layer built by `build` over the client `options` describe; a failure to connect is a `StorageError`. */
+const withClient = <A, E>(
+  options: PostgresStoreOptions,
+  build: Effect.Effect<Context.Context<A>, E, PgClient.PgClient | Scope.Scope>
+): Layer.Layer<A, E | StorageError> =>
+  Layer.effectContext(build).pipe(
+    Layer.provide(
+      clientLayer(options).pipe(
+        Layer.catchTag("SqlError", (error) =>
+          Layer.effectContext(Effect.fail(new StorageError({ reason: `connecting to PostgreSQL: ${error.message}`, cause: error }))))
+      )
+    )
+  )
+
+// ---------------------------------------------------------------------------
+// Snapshots on PostgreSQL
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of the PostgreSQL snapshot store: how it connects (`url`, with
+ * `maxConnections`, or `client`), and `schema`, the store's schema (default `es_kernel`).
+ *
+ * @since 0.2.0
+ */
+export type SnapshotStoreOptions =
+  & (
+    | { readonly url: string; readonly maxConnections?: number }
+    | { readonly client: Layer.Layer<PgClient.PgClient, SqlError> }
+  )
+  & { readonly schema?: string }
+
+/**
+ * The PostgreSQL `SnapshotStore`: snapshots are rows of `es_snapshots` in the store's
+ * schema (created or migrated at start, with the store's other tables), one per stream
+ * and state version, the state kept as `json` (its exact text). A save is one upsert that
+ * keeps the higher version, so processes racing on a stream never replace a newer
+ * snapshot by an older one. A snapshot that cannot be read (the query failed) is a miss
+ * with its reason, and the stream is replayed: a snapshot is a cache.
+ *
+ * With `url` the layer opens a pool of its own; pass the event store's `client` layer to
+ * share one.
+ *
+ * @since 0.2.0
+ */
+export const layerSnapshots = (options: SnapshotStoreOptions): Layer.Layer<SnapshotStore, StorageError | SchemaTooNew> => {
+  const schema = options.schema ?? "es_kernel"
+  const invalid = invalidSchemaName(schema)
+  if (invalid !== undefined) return Layer.effectContext(Effect.fail(new StorageError({ reason: invalid })))
+  return withClient(
+    options,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      yield* migrate(sql, statements(schema))
+      return Context.make(SnapshotStore, makeSnapshotStore(sql, schema))
+    })
   )
 }

@@ -28,6 +28,7 @@ import type { Json, RecordedEvent } from "./EventStore.js"
 import { EventStore } from "./EventStore.js"
 import type { SnapshotError } from "./SnapshotStore.js"
 import { SnapshotStore } from "./SnapshotStore.js"
+import { startOf } from "./internal/snapshotting.js"
 
 /**
  * A state codec with a schema version.
@@ -71,31 +72,6 @@ export interface Restored<S> {
   readonly ignored?: string
 }
 
-interface Start<S> {
-  readonly state: S
-  readonly version: number
-  readonly ignored?: string
-}
-
-const startFrom = <S, E>(options: Options<S, E>, streamId: string) =>
-  Effect.gen(function*() {
-    const initial: Start<S> = { state: options.decider.initialState, version: 0 }
-    const snapshots = yield* SnapshotStore
-    const lookup = yield* snapshots.load(streamId, options.state.version)
-    if (lookup._tag === "Missing") return initial
-    if (lookup._tag === "Unusable") return { ...initial, ignored: lookup.reason }
-    const { snapshot } = lookup
-    const store = yield* EventStore
-    const streamVersion = yield* store.streamVersion(streamId)
-    if (snapshot.version > streamVersion) {
-      return { ...initial, ignored: `the snapshot is at version ${snapshot.version}, past the stream's version ${streamVersion}` }
-    }
-    const decoded = options.state.decode(snapshot.state)
-    if (Either.isLeft(decoded)) return { ...initial, ignored: `the snapshot's state does not decode (state version ${options.state.version})` }
-    const start: Start<S> = { state: decoded.right, version: snapshot.version }
-    return start
-  })
-
 /**
  * Loads a stream: the latest usable snapshot, then only the events after it.
  *
@@ -103,8 +79,8 @@ const startFrom = <S, E>(options: Options<S, E>, streamId: string) =>
  */
 export const load = <S, E>(options: Options<S, E>, streamId: string): Effect.Effect<Restored<S>, LoadError, EventStore | SnapshotStore> =>
   Effect.gen(function*() {
-    const start = yield* startFrom(options, streamId)
     const store = yield* EventStore
+    const start = yield* startOf(yield* SnapshotStore, store, options.state, options.decider.initialState, streamId)
     let { state, version } = start
     let eventsRead = 0
     const apply = (recorded: RecordedEvent) => {

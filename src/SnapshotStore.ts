@@ -5,13 +5,15 @@
  * A snapshot is a cache. It is keyed by stream and state version, so a new state version
  * never reads an old snapshot — it finds none and replays the stream — and two versions
  * of an application can share a store during a deploy. Saving keeps the snapshot at the
- * higher stream version. Two layers:
+ * higher stream version. Two layers here, and `layerSnapshots` in `es-kernel/postgres`:
  *
  * - `layerMemory`: as long as the layer lives.
  * - `layerFile({ directory })`: a file per stream and state version, named by a hash of
  *   the stream id and replaced atomically (temporary file, fsync, rename, fsync of the
  *   directory). A file that cannot be read is reported as a miss with its reason, never
- *   as an error: the stream is replayed instead.
+ *   as an error: the stream is replayed instead. Saves of one stream by one process run
+ *   one after another; two processes saving one stream at once may leave the older
+ *   snapshot (the file event store has one writing process, which is where saves happen).
  *
  * `Snapshot.load` reads the latest snapshot and only the events after it.
  *
@@ -125,6 +127,18 @@ export const layerFile = (options: { readonly directory: string }): Layer.Layer<
       const text = await readIfPresent(fileOf(streamId, stateVersion))
       return text === undefined ? missing : decodeFile(text, streamId, stateVersion)
     }
+    // Saves of one file run one after another, so that comparing with the stored version
+    // and replacing the file is one step: a save never replaces a newer one.
+    const saving = new Map<string, Promise<void>>()
+    const oneAtATime = (file: string, task: () => Promise<void>): Promise<void> => {
+      const run = (saving.get(file) ?? Promise.resolve()).then(task)
+      const settled = run.catch(() => undefined)
+      saving.set(file, settled)
+      void settled.then(() => {
+        if (saving.get(file) === settled) saving.delete(file)
+      })
+      return run
+    }
     return SnapshotStore.of({
       load: (streamId, stateVersion) =>
         Effect.promise(() =>
@@ -132,12 +146,13 @@ export const layerFile = (options: { readonly directory: string }): Layer.Layer<
         ),
       save: (snapshot) =>
         Effect.tryPromise({
-          try: async () => {
-            const current = await lookup(snapshot.streamId, snapshot.stateVersion).catch((): Lookup => missing)
-            if (current._tag === "Found" && current.snapshot.version >= snapshot.version) return
-            await fs.mkdir(options.directory, { recursive: true })
-            await writeAtomically(fileOf(snapshot.streamId, snapshot.stateVersion), JSON.stringify(snapshot))
-          },
+          try: () =>
+            oneAtATime(fileOf(snapshot.streamId, snapshot.stateVersion), async () => {
+              const current = await lookup(snapshot.streamId, snapshot.stateVersion).catch((): Lookup => missing)
+              if (current._tag === "Found" && current.snapshot.version >= snapshot.version) return
+              await fs.mkdir(options.directory, { recursive: true })
+              await writeAtomically(fileOf(snapshot.streamId, snapshot.stateVersion), JSON.stringify(snapshot))
+            }),
           catch: (cause) =>
             new SnapshotError({ streamId: snapshot.streamId, reason: `saving failed (${String(cause)}); check the directory's permissions and free space`, cause })
         })

@@ -147,3 +147,17 @@ export const decide = <C, S, E, R>(
   }
   return { verdicts, events, state, version, commandIds: commandIds ?? noCommandIds }
 }
+
+/**
+ * Whether some command with a `commandId` appends nothing under `plan` (rejected, not
+ * encodable, or accepted with no events). Against a state whose earlier command ids are
+ * unknown (a stream loaded from a snapshot), such a command may be a retry of one
+ * recorded before the snapshot: only the ids before it can tell. A retry that appends
+ * events needs no such check: its derived event ids are already recorded, and the store
+ * refuses them with `EventIdConflict`.
+ */
+export const appendsNothingForAnId = <S, E, R, C>(plan: Plan<S, E, R>, requests: ReadonlyArray<Request<C>>): boolean =>
+  plan.verdicts.some((verdict, index) =>
+    requests[index]?.options.commandId !== undefined &&
+    (verdict._tag === "Rejected" || verdict._tag === "EncodeFailed" || (verdict._tag === "Accepted" && verdict.events.length === 0))
+  )

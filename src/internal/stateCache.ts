@@ -12,6 +12,20 @@ export interface Cached<S> {
   readonly version: number
   readonly state: S
   readonly commandIds: Set<string>
+  /** Only for a handler that uses snapshots (absent otherwise, so its entries keep their shape). */
+  readonly snapshots?: SnapshotMark
+}
+
+/**
+ * A stream's standing with the snapshot store.
+ *
+ * - `saved`: the stream version of its latest snapshot, loaded or saved (`undefined`: none).
+ * - `unseen`: the command ids of versions `1..unseen` are not in `commandIds`, because the
+ *   stream was loaded from a snapshot at `unseen` (0: every recorded id is there).
+ */
+export interface SnapshotMark {
+  readonly saved: number | undefined
+  readonly unseen: number
 }
 
 /** A cache entry and when (in insertions) it last moved to the young end. */
@@ -58,13 +72,16 @@ export const make = <S>(capacity: number) => {
       refresh(streams, streamId, slot)
       return slot.entry
     },
-    /** Keeps the newer of the cached and the offered entry: concurrent loads may finish out of order. */
+    /**
+     * Keeps the newer of the cached and the offered entry (concurrent loads may finish out
+     * of order); at the same version, the offered one, which may know more command ids.
+     */
     offer: (store: object, streamId: string, entry: Cached<S>): void => {
       if (capacity <= 0) return
       const streams = streamsOf(store)
       const slot = streams.get(streamId)
       if (slot !== undefined) {
-        if (slot.entry.version < entry.version) slot.entry = entry
+        if (slot.entry.version <= entry.version) slot.entry = entry
         refresh(streams, streamId, slot)
         return
       }

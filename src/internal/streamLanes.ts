@@ -14,12 +14,16 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 
-/** Runs a batch of requests for one stream: one outcome per request, in the same order. */
-export type RunBatch<Store, Request, A, E> = (
+/**
+ * Runs a batch of requests for one stream: one outcome per request, in the same order.
+ * `R`: the services it needs besides the store (a batch run by the detached fiber gets
+ * those of the caller whose request started the lane's drain).
+ */
+export type RunBatch<Store, Request, A, E, R> = (
   store: Store,
   streamId: string,
   requests: ReadonlyArray<Request>
-) => Effect.Effect<ReadonlyArray<Exit.Exit<A, E>>>
+) => Effect.Effect<ReadonlyArray<Exit.Exit<A, E>>, never, R>
 
 interface Waiting<Request, A, E> {
   readonly request: Request
@@ -37,9 +41,9 @@ const missingOutcome = Exit.die(new Error("es-kernel: a command batch returned n
  * Lanes for every stream of every store, keyed by the store object (a handler used with
  * two stores keeps their lanes apart).
  */
-export const make = <Store extends object, Request, A, E>(options: {
+export const make = <Store extends object, Request, A, E, R>(options: {
   readonly maxBatch: number
-  readonly run: RunBatch<Store, Request, A, E>
+  readonly run: RunBatch<Store, Request, A, E, R>
 }) => {
   const byStore = new WeakMap<Store, Map<string, Lane<Request, A, E>>>()
   // Almost every call is for the store of the call before: that one is found without the
@@ -61,7 +65,7 @@ export const make = <Store extends object, Request, A, E>(options: {
   const runSafely = (store: Store, streamId: string, requests: ReadonlyArray<Request>) =>
     Effect.catchCause(options.run(store, streamId, requests), (cause) => Effect.succeed(requests.map(() => Exit.failCause(cause))))
 
-  const drain = (store: Store, streamId: string, lanes: Map<string, Lane<Request, A, E>>, lane: Lane<Request, A, E>): Effect.Effect<void> =>
+  const drain = (store: Store, streamId: string, lanes: Map<string, Lane<Request, A, E>>, lane: Lane<Request, A, E>): Effect.Effect<void, never, R> =>
     Effect.suspend(() => {
       if (lane.waiting.length === 0) {
         lanes.delete(streamId)
@@ -90,7 +94,7 @@ export const make = <Store extends object, Request, A, E>(options: {
    * Hands the lane to a detached fiber when requests queued behind the batch that just
    * ended, or removes it.
    */
-  const release = (store: Store, streamId: string, lanes: Map<string, Lane<Request, A, E>>, lane: Lane<Request, A, E>): Effect.Effect<void> => {
+  const release = (store: Store, streamId: string, lanes: Map<string, Lane<Request, A, E>>, lane: Lane<Request, A, E>): Effect.Effect<void, never, R> => {
     if (lane.waiting.length === 0) {
       lanes.delete(streamId)
       return Effect.void
@@ -103,7 +107,7 @@ export const make = <Store extends object, Request, A, E>(options: {
    * its stream idle runs alone in the caller's fiber, as an ordinary interruptible effect
    * whose failures and defects are its own.
    */
-  const submit = (store: Store, streamId: string, request: Request): Effect.Effect<A, E> => {
+  const submit = (store: Store, streamId: string, request: Request): Effect.Effect<A, E, R> => {
     const lanes = lanesOf(store)
     const busy = lanes.get(streamId)
     if (busy !== undefined) return wait(busy, request)

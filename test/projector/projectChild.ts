@@ -6,13 +6,14 @@
 // The handler pauses before each event, to leave time to kill it mid-way. Prints "started" once it holds
 // the projection, "refused" (exit 3) if another runner holds it, and "done" once it has
 // applied everything recorded.
-// Args: <handler | view> <store directory> <checkpoint directory> <read-model file> <pause ms>
+// Args: <handler | view> <store directory> <checkpoint directory> <read-model file> <pause ms> [readonly]
+// With "readonly" it opens the store read-only, beside a writer in another process.
 import * as fs from "node:fs"
 import { Effect, Layer } from "effect"
 import { CheckpointStore, EventStore, EventStoreFile, Projector } from "es-kernel"
 import * as Tally from "./tally.js"
 
-const [mode = "", storeDirectory = "", checkpointDirectory = "", readModel = "", pause = "0"] = process.argv.slice(2)
+const [mode = "", storeDirectory = "", checkpointDirectory = "", readModel = "", pause = "0", access = "write"] = process.argv.slice(2)
 const wait = Effect.sleep(`${Number(pause)} millis`)
 
 // A view is pure, so it cannot pause: a checkpoint (with its fsyncs) per event slows it instead.
@@ -36,7 +37,8 @@ const program = Effect.gen(function*() {
   console.log(`done ${JSON.stringify(yield* running.state)} (checkpoint ${yield* running.checkpoint}, head ${head})`)
 })
 
-const layer = Layer.mergeAll(EventStoreFile.layer({ directory: storeDirectory }), CheckpointStore.layerFile({ directory: checkpointDirectory }))
+const storeLayer = access === "readonly" ? EventStoreFile.layerReadOnly({ directory: storeDirectory }) : EventStoreFile.layer({ directory: storeDirectory })
+const layer = Layer.mergeAll(storeLayer, CheckpointStore.layerFile({ directory: checkpointDirectory }))
 Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer))).then(
   () => process.exit(0),
   (error: unknown) => {

@@ -49,3 +49,19 @@ export class FileStoreCorrupt extends Data.TaggedError("FileStoreCorrupt")<{
     return `event store ${this.directory} is corrupt: ${this.segment} at byte ${this.offset}: ${this.reason}`
   }
 }
+
+/**
+ * An append to a store opened read-only (`EventStoreFile.layerReadOnly`). The store's
+ * `append` fails with a `StorageError` whose `cause` is this error.
+ *
+ * @since 0.2.0
+ */
+export class FileStoreReadOnly extends Data.TaggedError("FileStoreReadOnly")<{
+  readonly directory: string
+}> {
+  override get message(): string {
+    return `event store ${this.directory} is open read-only (EventStoreFile.layerReadOnly), so it cannot append: ` +
+      "send the command to the process that holds the store with EventStoreFile.layer, " +
+      "or open it with EventStoreFile.layer when no process holds it"
+  }
+}

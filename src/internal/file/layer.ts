@@ -6,9 +6,10 @@
 import { Effect, Layer } from "effect"
 import type { StorageError } from "../../EventStore.js"
 import { EventStore } from "../../EventStore.js"
-import type { FileStoreOpenReport, FileStoreOptions } from "../../EventStoreFile.js"
+import type { FileStoreOpenReport, FileStoreOptions, FileStoreReadOnlyOptions } from "../../EventStoreFile.js"
 import type { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
 import type { FileIo } from "./io.js"
+import { openReadOnly } from "./readOnly.js"
 import { openStore } from "./store.js"
 
 const defaultSegmentSize = 16 * 1024 * 1024
@@ -33,3 +34,12 @@ export const layerWithIo = (
       }
     )
   )
+
+/**
+ * The read-only file layer over replaceable file operations (it uses them only to open
+ * segments for the `datasync` of records a dead writer left).
+ */
+export const layerReadOnlyWithIo = (
+  options: FileStoreReadOnlyOptions,
+  io: FileIo
+): Layer.Layer<EventStore, StorageError | FileStoreCorrupt> => Layer.effect(EventStore, openReadOnly(options.directory, io))

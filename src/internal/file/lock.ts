@@ -135,20 +135,44 @@ interface Claim {
   readonly withdraw: () => Promise<void>
 }
 
-const listen = (address: string): Promise<net.Server> =>
+/**
+ * What the holder does with a connection to its claim: a probe by another opener's sweep
+ * closes at once; a read-only store asks for the durable end (see `durableFeed.ts`).
+ *
+ * @internal
+ */
+export type Visitor = (connection: net.Socket) => void
+
+const turnAway: Visitor = (connection) => connection.destroy()
+
+/** Listens at `address`; resolves with how to stop listening. */
+const listen = (address: string, visitor: Visitor): Promise<() => Promise<void>> =>
   new Promise((resolve, reject) => {
-    const server = net.createServer((connection) => connection.destroy())
+    const connections = new Set<net.Socket>()
+    const server = net.createServer((connection) => {
+      // A connection must not keep the process alive, nor `close` wait for it.
+      connection.unref()
+      connections.add(connection)
+      connection.once("close", () => connections.delete(connection))
+      visitor(connection)
+    })
     server.once("error", reject)
     server.listen(address, () => {
       server.off("error", reject)
       // The lock must not keep the process alive on its own.
       server.unref()
-      resolve(server)
+      // `server.close` waits for the open connections: end them first.
+      resolve(() =>
+        new Promise<void>((closed) => {
+          server.close(() => closed())
+          for (const connection of connections) connection.destroy()
+        })
+      )
     })
   })
 
 /** Listens under a private name, then renames it to the claim; `undefined` if a sweeper removed it first. */
-const publish = async (directory: string, address: Addresser): Promise<Claim | undefined> => {
+const publish = async (directory: string, address: Addresser, visitor: Visitor): Promise<Claim | undefined> => {
   const name = `LOCK.${process.pid}.${Date.now().toString(36)}.${randomBytes(4).toString("hex")}`
   const temporary = `${name}.tmp`
   const at = await address(temporary)
@@ -158,12 +182,11 @@ const publish = async (directory: string, address: Addresser): Promise<Claim | u
         `a socket address holds ${maxSocketPath} bytes on this platform, keep the directory's path under ${maxSocketPath - temporary.length - 1}`
     )
   }
-  const server = await listen(at).catch(async (error: unknown) => {
+  const close = await listen(at, visitor).catch(async (error: unknown) => {
     // `bind` may have created the file before `listen` failed.
     await fs.unlink(path.join(directory, temporary)).catch(() => undefined)
     throw error
   })
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()))
   const withdraw = async (): Promise<void> => {
     await fs.unlink(path.join(directory, name)).catch(() => undefined)
     await close()
@@ -188,11 +211,12 @@ const maxRounds = 40
 const settledSightings = 3
 
 /**
- * Takes the lock of `directory`, or names the live process holding it.
+ * Takes the lock of `directory`, or names the live process holding it. `visitor` is
+ * handed every connection to the claim while it is held.
  *
  * @internal
  */
-export const acquireLock = async (directory: string): Promise<LockResult> => {
+export const acquireLock = async (directory: string, visitor: Visitor = turnAway): Promise<LockResult> => {
   const { address, close } = makeAddresser(directory)
   try {
     let collided = false
@@ -203,7 +227,7 @@ export const acquireLock = async (directory: string): Promise<LockResult> => {
         seen = { name: sighting.name, times: seen.name === sighting.name ? seen.times + 1 : 1 }
         if (!collided || seen.times >= settledSightings || round >= maxRounds) return { _tag: "Held", holder: sighting.holder }
       } else {
-        const claim = await publish(directory, address)
+        const claim = await publish(directory, address, visitor)
         if (claim !== undefined) {
           // A claim left listening by a failed open would lock this process out for good.
           const rival = await sweep(directory, address, claim.name).catch(async (error: unknown) => {
@@ -222,3 +246,40 @@ export const acquireLock = async (directory: string): Promise<LockResult> => {
     await close()
   }
 }
+
+/**
+ * A connection to the live holder of `directory`'s lock, or `undefined` when nobody
+ * holds it. Removes nothing: dead claims are left for the next opener's sweep.
+ *
+ * @internal
+ */
+export const connectToHolder = async (directory: string): Promise<{ readonly connection: net.Socket; readonly holder: LockHolder } | undefined> => {
+  const { address, close } = makeAddresser(directory)
+  try {
+    for (const name of await fs.readdir(directory)) {
+      const holder = holderOf(name)
+      const at = holder === undefined ? undefined : await address(name)
+      if (holder === undefined || at === undefined) continue
+      const connection = await connect(at)
+      if (connection !== undefined) return { connection, holder }
+    }
+    return undefined
+  } finally {
+    await close()
+  }
+}
+
+/** A connection to `address`, or `undefined` when nobody listens there. */
+const connect = (address: string): Promise<net.Socket | undefined> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect({ path: address })
+    const refused = (error: unknown) => {
+      if (cannotAsk.has(String(errorCode(error)))) reject(error)
+      else resolve(undefined)
+    }
+    socket.once("error", refused)
+    socket.once("connect", () => {
+      socket.off("error", refused)
+      resolve(socket)
+    })
+  })

@@ -94,12 +94,14 @@ const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (item
 /**
  * Builds the index of the log: each sealed segment from its idx file when it has a
  * usable one, by a scan otherwise (recorded in `toWrite`); the last segment always by a
- * scan, which may end in a torn tail. An idx file that passes its own checks but does not
- * fit the records before it starts the whole build over without idx files.
+ * scan, which may end in a torn tail, unless `scanLast` is false (a read-only store
+ * follows the last segment itself, only as far as it is durable). An idx file that
+ * passes its own checks but does not fit the records before it starts the whole build
+ * over without idx files. Changes nothing on disk.
  *
  * @internal
  */
-export const buildIndex = async (directory: string, segments: ReadonlyArray<number>, io: FileIo, useIdx = true): Promise<BuiltIndex> => {
+export const buildIndex = async (directory: string, segments: ReadonlyArray<number>, scanLast = true, useIdx = true): Promise<BuiltIndex> => {
   const last = segments[segments.length - 1]
   const sealed = segments.slice(0, -1)
   const idxFiles = useIdx ? await mapBounded(sealed, idxReads, (segment) => readIdx(directory, segment)) : []
@@ -120,7 +122,7 @@ export const buildIndex = async (directory: string, segments: ReadonlyArray<numb
     const idx = idxFiles[at]
     if (idx !== undefined && typeof idx !== "string" && await idxMatchesLog(directory, segment, idx)) {
       if (index.load(idx, segment) === undefined) continue
-      return buildIndex(directory, segments, io, false)
+      return buildIndex(directory, segments, scanLast, false)
     }
     const outcome = await scanSegments(directory, [segment], index.visit, false)
     if (outcome._tag !== "Complete") return { index, outcome, toWrite, lastFirstRecord: 0, lastFirstStreamNo: 0 }
@@ -129,8 +131,7 @@ export const buildIndex = async (directory: string, segments: ReadonlyArray<numb
   }
   const lastFirstRecord = index.table.size
   const lastFirstStreamNo = index.streamList.length
-  if (last !== undefined) await removeIdx(io, directory, last) // left by a later segment's removal; stale once appended to
-  const outcome: ScanOutcome = last === undefined ? { _tag: "Complete" } : await scanSegments(directory, [last], index.visit, true)
+  const outcome: ScanOutcome = last === undefined || !scanLast ? { _tag: "Complete" } : await scanSegments(directory, [last], index.visit, true)
   return { index, outcome, toWrite, lastFirstRecord, lastFirstStreamNo }
 }
 
@@ -171,7 +172,10 @@ const truncateTail = async (io: FileIo, file: string, offset: number): Promise<v
  */
 export const recover = async (directory: string, io: FileIo): Promise<RecoveryResult> => {
   const segments = await listSegments(directory)
-  const built = await buildIndex(directory, segments, io)
+  const last = segments[segments.length - 1]
+  // An idx of the last segment was left by a later segment's removal; stale once appended to.
+  if (last !== undefined) await removeIdx(io, directory, last)
+  const built = await buildIndex(directory, segments)
   const { index, outcome } = built
   if (outcome._tag === "Corrupt") {
     return { _tag: "Corrupt", segment: segmentName(outcome.segment), offset: outcome.offset, reason: outcome.reason }

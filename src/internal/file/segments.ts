@@ -168,10 +168,39 @@ export const scanSegments = async (
   return { _tag: "Complete" }
 }
 
-const scanSegment = async (handle: FileHandle, segment: number, visit: RecordVisitor, mayBeTorn: boolean): Promise<ScanOutcome> => {
-  const size = (await handle.stat()).size
+/**
+ * Scans the bytes [from, size) of one segment as `scanSegments` does: `from` is where a
+ * record starts, `size` where the scan stops (the file's size, or a bound a reader was
+ * told is durable). A torn tail is reported, never cut: cutting is the opener's job.
+ *
+ * @internal
+ */
+export const scanSegmentRange = async (
+  directory: string,
+  segment: number,
+  range: { readonly from: number; readonly size: number },
+  visit: RecordVisitor,
+  mayBeTorn: boolean
+): Promise<ScanOutcome> => {
+  const handle = await fs.open(path.join(directory, segmentName(segment)), "r")
+  try {
+    return await scanSegment(handle, segment, visit, mayBeTorn, range.from, range.size)
+  } finally {
+    await handle.close()
+  }
+}
+
+const scanSegment = async (
+  handle: FileHandle,
+  segment: number,
+  visit: RecordVisitor,
+  mayBeTorn: boolean,
+  from = 0,
+  end?: number
+): Promise<ScanOutcome> => {
+  const size = end ?? (await handle.stat()).size
   const window = new SegmentWindow(handle, size)
-  let offset = 0
+  let offset = from
   while (offset < size) {
     let view = await window.cover(offset, frameHeaderBytes)
     if (view.available >= frameHeaderBytes) {

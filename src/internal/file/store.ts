@@ -41,6 +41,7 @@ import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
 import type { FileIo } from "./io.js"
 import { makeDirectoryDurably } from "./io.js"
+import { DurableFeed } from "./durableFeed.js"
 import { acquireLock } from "./lock.js"
 import type { LogIndex, StreamEntry } from "./logIndex.js"
 import { RecordReader, toStorageError } from "./reader.js"
@@ -71,8 +72,9 @@ const openParts = (options: StoreOptions) =>
   Effect.gen(function*() {
     const { directory, io } = options
     yield* Effect.tryPromise({ try: () => makeDirectoryDurably(io, directory), catch: toStorageError(`creating ${directory}`) })
+    const feed = new DurableFeed()
     const lock = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => acquireLock(directory), catch: toStorageError(`locking ${directory}`) }),
+      Effect.tryPromise({ try: () => acquireLock(directory, feed.accept), catch: toStorageError(`locking ${directory}`) }),
       (lock) => lock._tag === "Acquired" ? Effect.ignore(Effect.tryPromise(lock.release)) : Effect.void
     )
     if (lock._tag === "Held") return yield* new FileStoreLocked({ directory, holderPid: lock.holder.pid, heldSince: lock.holder.since })
@@ -95,6 +97,8 @@ const openParts = (options: StoreOptions) =>
       }),
       (writer) => Effect.promise(() => writer.close())
     )
+    writer.onDurable = feed.publish
+    feed.attach(() => writer.durableEnd())
     const reader = yield* Effect.acquireRelease(
       Effect.sync(() => new RecordReader(directory, index)),
       (reader) => Effect.promise(() => reader.close())
@@ -116,15 +120,46 @@ export const openStore = (
   StorageError | FileStoreLocked | FileStoreCorrupt,
   Scope.Scope
 > =>
-  Effect.map(openParts(options), ({ index, writer, reader, report }) => ({
-    service: makeService(options.directory, index, writer, reader),
-    report
-  }))
+  Effect.map(openParts(options), ({ index, writer, reader, report }) => {
+    const { directory } = options
+    const service = makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader) })
+    return { service: StoreProbe.attach(service, writer.probe), report }
+  })
 
-const makeService = (directory: string, index: LogIndex, writer: GroupCommitWriter, reader: RecordReader): EventStore["Service"] => {
+/**
+ * How far a log is readable: the writer's own durable records, or what a read-only store
+ * has followed. `failure`, when set, fails subscriptions (a read-only store that can no
+ * longer follow the log).
+ *
+ * @internal
+ */
+export interface DurableLog {
+  readonly durableRecords: number
+  readonly onBeyond: (position: number, wake: () => void) => (() => void) | undefined
+  readonly readFailure?: () => StorageError | undefined
+}
+
+/**
+ * The parts the service reads through: the index, what of it is durable, the record
+ * reader, and the append (the writer's, or a read-only store's refusal).
+ *
+ * @internal
+ */
+export interface ServiceParts {
+  readonly directory: string
+  readonly index: LogIndex
+  readonly durable: DurableLog
+  readonly reader: RecordReader
+  readonly append: EventStore["Service"]["append"]
+}
+
+/**
+ * The `EventStore` service over a log's parts: every read sees only the durable records.
+ *
+ * @internal
+ */
+export const makeService = ({ directory, index, durable: writer, reader, append }: ServiceParts): EventStore["Service"] => {
   const { table, streams } = index
-
-  const append = makeAppend(directory, index, writer, reader)
 
   // -- reading ------------------------------------------------------------------------------
   const durableVersionOf = (entry: StreamEntry): number => {
@@ -209,6 +244,8 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
   const readPage = (after: Position, filter: EventFilter | undefined): Effect.Effect<Subscription.Page<RecordedEvent>, StorageError> =>
     Effect.tryPromise({
       try: async () => {
+        const failure = writer.readFailure?.()
+        if (failure !== undefined) throw failure
         const list = recordsAfter(after)
         if (list.length === 0) return { items: [], next: after }
         const { selection, keepRecord } = selectionAfter(after, filter)
@@ -232,5 +269,5 @@ const makeService = (directory: string, index: LogIndex, writer: GroupCommitWrit
       return Subscription.subscribe(from, { readPage: (after) => readPage(after, filter), awaitBeyond })
     })
 
-  return StoreProbe.attach(EventStore.of({ append, readStream, readAll, subscribe, streamVersion }), writer.probe)
+  return EventStore.of({ append, readStream, readAll, subscribe, streamVersion })
 }

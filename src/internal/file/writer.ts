@@ -20,6 +20,7 @@ import type { FileIo } from "./io.js"
 import { writeFully } from "./io.js"
 import type { LogIndex } from "./logIndex.js"
 import { segmentName } from "./segments.js"
+import { Wakeups } from "./wakeups.js"
 
 /**
  * A batch of records written and synced together.
@@ -37,6 +38,17 @@ export interface Group {
 // Starting the next segment failed: which segment, at which step.
 class RollFailed {
   constructor(readonly segment: number, readonly step: string, readonly cause: unknown) {}
+}
+
+/**
+ * The end of the durable part of a log, as the writer tells read-only stores.
+ *
+ * @internal
+ */
+export interface DurableEnd {
+  readonly segment: number
+  readonly offset: number
+  readonly position: number
 }
 
 /** @internal */
@@ -57,13 +69,15 @@ export class GroupCommitWriter {
   failure: StorageError | undefined = undefined
   /** Told about each group commit and each sync, when someone listens. */
   readonly probe: StoreProbe.StoreProbe = StoreProbe.make()
+  /** Called after each flush made more records durable (the durable-end feed). */
+  onDurable: (() => void) | undefined = undefined
   private collecting: Group | undefined = undefined
   private flushing: Group | undefined = undefined
   private loopRunning = false
   private closed = false
   // The ids and contents of records queued or being written, for retries to compare with.
   private readonly inflight = new Map<number, KnownRecord>()
-  private readonly commitWaiters = new Set<() => void>()
+  private readonly commitWaiters = new Wakeups()
   private readonly drainWaiters: Array<() => void> = []
   // Idx writes of sealed segments run beside the appends; closing waits for them.
   private idxWrites: Promise<void> = Promise.resolve()
@@ -101,6 +115,15 @@ export class GroupCommitWriter {
     const handle = await io.open(path.join(directory, segmentName(last)), "r+")
     const size = (await handle.stat()).size
     return new GroupCommitWriter(options, index, handle, last, size, segmentFirstRecord, segmentFirstStreamNo)
+  }
+
+  /**
+   * Where the durable records end: the segment being written, the bytes of it that are
+   * durable, and the last durable position. Every earlier segment is durable whole (a
+   * segment is started only once its predecessor's last group is synced).
+   */
+  durableEnd(): DurableEnd {
+    return { segment: this.segment, offset: this.segmentBytes, position: this.durablePosition }
   }
 
   /** Whether the writer takes no more records: closed, or failed. */
@@ -151,12 +174,7 @@ export class GroupCommitWriter {
 
   /** Calls `wake` once a position after `position` is durable; returns how to cancel. */
   onBeyond(position: number, wake: () => void): (() => void) | undefined {
-    if (this.durablePosition > position) {
-      wake()
-      return undefined
-    }
-    this.commitWaiters.add(wake)
-    return () => this.commitWaiters.delete(wake)
+    return this.commitWaiters.add(this.durablePosition > position, wake)
   }
 
   /** Waits for the flush in flight and the idx writes, then closes the segment. */
@@ -196,8 +214,8 @@ export class GroupCommitWriter {
       for (const record of group.records) this.inflight.delete(record)
       this.flushing = undefined
       for (const waiter of group.waiters) waiter(undefined)
-      for (const wake of this.commitWaiters) wake()
-      this.commitWaiters.clear()
+      this.commitWaiters.wakeAll()
+      this.onDurable?.()
     }
     this.loopRunning = false
     for (const drained of this.drainWaiters.splice(0)) drained()

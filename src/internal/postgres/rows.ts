@@ -53,6 +53,12 @@ const isJson = (value: unknown): value is Json =>
 const isMetadata = (value: unknown): value is Metadata =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
+/** A `json` column declared `NOT NULL`, as parsed by the driver (`null` is JSON's `null`). */
+export const json = (row: Row, column: string): Json => {
+  const value = row[column]
+  return value !== undefined && isJson(value) ? value : fail(column, value)
+}
+
 /** A recorded event from a row of `es_events`. Throws `UnexpectedColumn`. */
 export const recordedEvent = (row: Row): RecordedEvent => {
   const data = row.data

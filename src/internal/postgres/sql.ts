@@ -26,7 +26,7 @@ export const maxEventsPerTransaction = 2 ** indexBits - 1
 export const maxTransaction = 2 ** (53 - indexBits)
 
 /** The migrations' version when the schema matches this module's statements. */
-export const schemaVersion = 1
+export const schemaVersion = 2
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -148,7 +148,7 @@ export const statements = (schema: string): Statements => {
                recorded_at AS "timestamp", position, event_id, schema_version
         FROM ${events}`,
       `COMMENT ON VIEW ${s}.events IS 'es-kernel events, one row per event: SELECT event_type, version, data, timestamp FROM events WHERE aggregate_id = ''...'' ORDER BY version'`
-    ]],
+    ], snapshotTables(s)],
     readOffset: `SELECT value FROM ${s}.es_meta WHERE key = 'xid_offset'`,
     // The last recorded transaction (offset included) against the next one this server
     // will hand out: after a dump/restore into a new cluster the second can be lower.
@@ -214,5 +214,50 @@ export const statements = (schema: string): Statements => {
     // no query text without pg_read_all_stats, and are not counted.
     listeners: `SELECT count(*) AS listeners FROM pg_stat_activity WHERE datname = current_database() AND query = $1`,
     channel: `es_kernel_${schema}`.slice(0, 63)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots (the PostgreSQL snapshot store)
+// ---------------------------------------------------------------------------
+
+/**
+ * The snapshot store's table, migration 2 of the store's schema: one row per stream and
+ * state version, the state as `json` (its exact text, like events' payloads).
+ */
+const snapshotTables = (s: string): ReadonlyArray<string> => [
+  `CREATE TABLE ${s}.es_snapshots (
+    stream_id     text        NOT NULL,
+    state_version integer     NOT NULL,
+    version       integer     NOT NULL,
+    state         json        NOT NULL,
+    saved_at      timestamptz NOT NULL,
+    PRIMARY KEY (stream_id, state_version)
+  )`
+]
+
+/** The snapshot store's statements, bound to a schema. */
+export interface SnapshotStatements {
+  readonly load: string
+  readonly save: string
+}
+
+/**
+ * The snapshot store's statements for the store in `schema` (already checked by
+ * `invalidSchemaName`).
+ *
+ * @internal
+ */
+export const snapshotStatements = (schema: string): SnapshotStatements => {
+  const snapshots = `"${schema}".es_snapshots`
+  return {
+    load: `SELECT version, state FROM ${snapshots} WHERE stream_id = $1 AND state_version = $2`,
+    // Keeps the higher version: a save that lost a race to a newer one changes nothing.
+    save: `
+      INSERT INTO ${snapshots} (stream_id, state_version, version, state, saved_at)
+      VALUES ($1, $2, $3, $4::json, now())
+      ON CONFLICT (stream_id, state_version) DO UPDATE
+        SET version = EXCLUDED.version, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
+        WHERE ${snapshots}.version < EXCLUDED.version`
   }
 }
