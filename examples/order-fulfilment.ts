@@ -9,9 +9,10 @@
  * killing the process at any moment and running it again finishes the work without doing
  * any of it twice.
  *
- * Run: npx tsx examples/order-fulfilment.ts [--store memory | --store file:<directory>] [--pause-ms <n>]
- * On a file store a second run continues the first (checkpoints in <directory>/projections);
- * `--pause-ms` slows each command down, to leave time to kill the process mid-way.
+ * Run: npx tsx examples/order-fulfilment.ts [--store memory | --store file:<directory> | --store postgres://…] [--pause-ms <n>]
+ * On a file or PostgreSQL store a second run continues the first (checkpoints in
+ * <directory>/projections, or in the example's schema); `--pause-ms` slows each command
+ * down, to leave time to kill the process mid-way.
  */
 import { Console, Effect, Layer, Stream } from "effect"
 import * as t from "io-ts"

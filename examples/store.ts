@@ -4,9 +4,8 @@
  * the file and PostgreSQL stores a second run continues the first run's history; on
  * PostgreSQL each example keeps its store in a schema named after it (`bank_account`, …),
  * so the examples can share one database.
- * Projections and process managers keep their checkpoints beside the store: in memory, or
- * in `<directory>/projections`. On PostgreSQL they are kept in memory (there is no
- * PostgreSQL checkpoint store yet), so each run rebuilds them from the whole log.
+ * Projections and process managers keep their checkpoints beside the store: in memory, in
+ * `<directory>/projections`, or in the example's schema on PostgreSQL.
  */
 import * as path from "node:path"
 import { Layer } from "effect"
@@ -24,7 +23,7 @@ export interface ChosenStore {
     | EventStorePostgres.SchemaTooNew
     | EventStorePostgres.PositionsWouldGoBackwards
   >
-  readonly checkpoints: Layer.Layer<CheckpointStore.CheckpointStore>
+  readonly checkpoints: Layer.Layer<CheckpointStore.CheckpointStore, EventStore.StorageError | EventStorePostgres.SchemaTooNew>
 }
 
 // The running example's name as a schema name: examples/bank-account.ts → bank_account.
@@ -48,7 +47,7 @@ export const storeFromArgs = (args: ReadonlyArray<string> = process.argv.slice(2
     return {
       description: `PostgreSQL (schema ${schema})`,
       layer: EventStorePostgres.layer({ url: choice, schema, maxConnections: 4 }),
-      checkpoints: CheckpointStore.layerMemory
+      checkpoints: EventStorePostgres.layerCheckpoints({ url: choice, schema, maxConnections: 3 })
     }
   }
   throw new Error(`--store takes "memory", "file:<directory>" or "postgres://<user>@<host>/<database>", not "${choice}"`)

@@ -16,12 +16,16 @@
  *   a live holder — this process included, or one that is stopped (SIGSTOP) — refuses
  *   the claim. Keep the directory on a local file system that can hold unix sockets.
  *
+ * A third layer, on PostgreSQL, is `layerCheckpoints` in `es-kernel/postgres`: an advisory
+ * lock per key, and batches committed in one transaction with the read model's tables.
+ *
  * @since 0.2.0
  */
 import { Context, Data, Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import type { Json, Position } from "./EventStore.js"
 import * as CheckpointFile from "./internal/checkpoint/file.js"
+import { invalidKey } from "./internal/checkpoint/key.js"
 import { acquireLock } from "./internal/file/lock.js"
 import { quote } from "./internal/text.js"
 
@@ -53,17 +57,31 @@ export class CheckpointError extends Data.TaggedError("CheckpointError")<{
 }
 
 /**
- * Another runner holds the projection: in this process, or in the process `holderPid`.
+ * Another runner holds the projection: in this process, or in the process `holderPid`
+ * (on the host `holderHost` when that is another machine). `lock` names what it holds
+ * when that is not a file lock in this process's checkpoint directory (on PostgreSQL,
+ * the advisory lock).
  *
  * @since 0.2.0
  */
 export class ProjectionAlreadyRunning extends Data.TaggedError("ProjectionAlreadyRunning")<{
   readonly key: string
   readonly holderPid?: number
+  readonly holderHost?: string
+  readonly lock?: string
 }> {
   override get message(): string {
-    const where = this.holderPid === undefined || this.holderPid === process.pid ? "in this process" : `in process ${this.holderPid}`
-    return `projection ${quote(this.key)} is already running ${where}. Stop that runner first; one projection has one live runner.`
+    const where = this.holderHost !== undefined && this.holderPid !== undefined
+      ? `in process ${this.holderPid} on host ${quote(this.holderHost)}`
+      : this.holderPid === undefined
+      ? this.lock === undefined ? "in this process" : "in another process"
+      : this.holderPid === process.pid
+      ? "in this process"
+      : `in process ${this.holderPid}`
+    const held = this.lock === undefined
+      ? ""
+      : ` (it holds the ${this.lock}, released when that runner stops or its process or database connection ends)`
+    return `projection ${quote(this.key)} is already running ${where}${held}. Stop that runner first; one projection has one live runner.`
   }
 }
 
@@ -75,6 +93,11 @@ export class ProjectionAlreadyRunning extends Data.TaggedError("ProjectionAlread
  *   atomically and is durable when it returns (on the file layer).
  * - `activate(name, version)` / `active(name)`: which version of a projection readers
  *   should use (`undefined` until one is activated).
+ * - `transaction(key, effect)`: runs a batch (the read model's updates, then `save`) as
+ *   one unit where the layer can. On PostgreSQL it is one database transaction on the
+ *   layer's client, so a handler that writes through that client commits its writes and
+ *   the checkpoint together, or neither; a failure anywhere in `effect` rolls both back.
+ *   In memory and in files it runs `effect` as it is.
  *
  * Keys and names are 1 to 128 characters of letters, digits, `.`, `_`, `-` and `@`,
  * starting with a letter or digit, so that they are safe as file names.
@@ -87,14 +110,16 @@ export class CheckpointStore extends Context.Service<CheckpointStore, {
   readonly save: (key: string, checkpoint: Checkpoint) => Effect.Effect<void, CheckpointError>
   readonly activate: (name: string, version: number) => Effect.Effect<void, CheckpointError>
   readonly active: (name: string) => Effect.Effect<number | undefined, CheckpointError>
+  readonly transaction: <A, E, R>(key: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CheckpointError, R>
 }>()("es-kernel/CheckpointStore") {}
 
-const keyPattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/
+const checkKey = (key: string): Effect.Effect<void, CheckpointError> => {
+  const reason = invalidKey(key)
+  return reason === undefined ? Effect.void : Effect.fail(new CheckpointError({ key, reason }))
+}
 
-const checkKey = (key: string): Effect.Effect<void, CheckpointError> =>
-  keyPattern.test(key)
-    ? Effect.void
-    : Effect.fail(new CheckpointError({ key, reason: "the key must be 1 to 128 letters, digits, '.', '_', '-' or '@', starting with a letter or digit" }))
+/** Memory and files have no transactions: a batch is applied, then its checkpoint saved. */
+const noTransaction = <A, E, R>(_key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CheckpointError, R> => effect
 
 /**
  * Checkpoints in memory, for tests and for projections rebuilt at every start.
@@ -121,7 +146,8 @@ export const layerMemory: Layer.Layer<CheckpointStore> = Layer.sync(CheckpointSt
     load: (key) => Effect.andThen(checkKey(key), Effect.sync(() => checkpoints.get(key))),
     save: (key, checkpoint) => Effect.andThen(checkKey(key), Effect.sync(() => void checkpoints.set(key, checkpoint))),
     activate: (name, version) => Effect.andThen(checkKey(name), Effect.sync(() => void versions.set(name, version))),
-    active: (name) => Effect.andThen(checkKey(name), Effect.sync(() => versions.get(name)))
+    active: (name) => Effect.andThen(checkKey(name), Effect.sync(() => versions.get(name))),
+    transaction: noTransaction
   })
 })
 
@@ -178,6 +204,7 @@ export const layerFile = (options: { readonly directory: string }): Layer.Layer<
           const stored = yield* io(name, "reading the active version", () => CheckpointFile.readActive(root, name))
           if (typeof stored === "object") return yield* unreadable(name, "active.json", stored.unreadable)
           return stored
-        })
+        }),
+      transaction: noTransaction
     })
   })

@@ -34,13 +34,18 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Redacted } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Redacted } from "effect"
 import type { Scope } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import { CheckpointStore } from "./CheckpointStore.js"
+import type { Position, ReadError } from "./EventStore.js"
 import { EventStore, limits, StorageError } from "./EventStore.js"
+import { makeCheckpointStore } from "./internal/postgres/checkpoints.js"
 import { migrate, PositionsWouldGoBackwards, SchemaTooNew } from "./internal/postgres/schema.js"
 import { makeSnapshotStore } from "./internal/postgres/snapshots.js"
+import type { Running, Status } from "./Projector.js"
 import { invalidSchemaName, statements } from "./internal/postgres/sql.js"
 import { makeStore } from "./internal/postgres/store.js"
 import type { Lag as StoreLag } from "./internal/postgres/store.js"
@@ -59,8 +64,9 @@ export {
 
 /**
  * What subscribers cannot see yet: `horizon` (positions below it are final), `head` (the
- * highest committed position) and `heldBack` (committed events at or past the horizon,
- * waiting for the writers before them to finish).
+ * highest committed position), `heldBack` (committed events at or past the horizon,
+ * waiting for the writers before them to finish) and `heldSince` (when the oldest of
+ * those was recorded).
  *
  * @since 0.1.0
  */
@@ -93,10 +99,7 @@ export class PostgresStore extends Context.Service<PostgresStore, {
  * @since 0.1.0
  */
 export type PostgresStoreOptions =
-  & (
-    | { readonly url: string; readonly maxConnections?: number }
-    | { readonly client: Layer.Layer<PgClient.PgClient, SqlError> }
-  )
+  & Connection
   & {
     readonly schema?: string
     readonly lanes?: number
@@ -113,7 +116,17 @@ export type PostgresStoreOptions =
  */
 export const maxRowBytes = 2 * limits.eventBytes + 1024 * 1024
 
-const clientLayer = (options: PostgresStoreOptions): Layer.Layer<PgClient.PgClient, SqlError> =>
+/**
+ * How a layer reaches PostgreSQL: a `url` (it opens its own pool of `maxConnections`,
+ * default 10) or a `client` layer you configure.
+ *
+ * @since 0.2.0
+ */
+export type Connection =
+  | { readonly url: string; readonly maxConnections?: number }
+  | { readonly client: Layer.Layer<PgClient.PgClient, SqlError> }
+
+const clientLayer = (options: Connection): Layer.Layer<PgClient.PgClient, SqlError> =>
   "client" in options
     ? options.client
     : PgClient.layer({
@@ -150,7 +163,7 @@ export const layer = (
 
 /** A layer built by `build` over the client `options` describe; a failure to connect is a `StorageError`. */
 const withClient = <A, E>(
-  options: PostgresStoreOptions,
+  options: Connection,
   build: Effect.Effect<Context.Context<A>, E, PgClient.PgClient | Scope.Scope>
 ): Layer.Layer<A, E | StorageError> =>
   Layer.effectContext(build).pipe(
@@ -172,12 +185,7 @@ const withClient = <A, E>(
  *
  * @since 0.2.0
  */
-export type SnapshotStoreOptions =
-  & (
-    | { readonly url: string; readonly maxConnections?: number }
-    | { readonly client: Layer.Layer<PgClient.PgClient, SqlError> }
-  )
-  & { readonly schema?: string }
+export type SnapshotStoreOptions = Connection & { readonly schema?: string }
 
 /**
  * The PostgreSQL `SnapshotStore`: snapshots are rows of `es_snapshots` in the store's
@@ -193,6 +201,17 @@ export type SnapshotStoreOptions =
  * @since 0.2.0
  */
 export const layerSnapshots = (options: SnapshotStoreOptions): Layer.Layer<SnapshotStore, StorageError | SchemaTooNew> => {
+  return inSchema(options, (sql, schema) => Context.make(SnapshotStore, makeSnapshotStore(sql, schema)))
+}
+
+/**
+ * A layer of a service that lives in the store's schema: checks the schema name,
+ * connects, creates or migrates the schema, then builds the service's context.
+ */
+const inSchema = <A>(
+  options: Connection & { readonly schema?: string },
+  make: (sql: PgClient.PgClient, schema: string) => Context.Context<A>
+): Layer.Layer<A, StorageError | SchemaTooNew> => {
   const schema = options.schema ?? "es_kernel"
   const invalid = invalidSchemaName(schema)
   if (invalid !== undefined) return Layer.effectContext(Effect.fail(new StorageError({ reason: invalid })))
@@ -201,7 +220,98 @@ export const layerSnapshots = (options: SnapshotStoreOptions): Layer.Layer<Snaps
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
       yield* migrate(sql, statements(schema))
-      return Context.make(SnapshotStore, makeSnapshotStore(sql, schema))
+      return make(sql, schema)
     })
   )
 }
+
+// ---------------------------------------------------------------------------
+// Projections on PostgreSQL
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of the PostgreSQL checkpoint store: how it connects (`url` or `client`), and
+ * `schema`, the store's schema (default `es_kernel`), where its tables are created.
+ *
+ * @since 0.2.0
+ */
+export type CheckpointStoreOptions = Connection & { readonly schema?: string }
+
+/**
+ * The PostgreSQL `CheckpointStore`, with its client: the layer provides the
+ * `CheckpointStore` and the `SqlClient` / `PgClient` it writes through.
+ *
+ * - **Checkpoints** are rows of `es_checkpoints` in the store's schema (created or
+ *   migrated at start, like the store's tables); active versions are rows of
+ *   `es_projection_versions`. A view's state is saved in the row with its position.
+ * - **Exactly once.** The runner applies each batch of a handler projection and saves its
+ *   checkpoint in one transaction on this client. A handler that writes its read model
+ *   through the `SqlClient` this layer provides (`yield* SqlClient.SqlClient`) commits
+ *   those writes with the checkpoint, or rolls both back: after a crash every event is
+ *   applied exactly once. Writes elsewhere (another client, a file, a remote call) stay
+ *   at least once.
+ * - **One live runner** per projection across processes and machines: a runner holds a
+ *   session-level advisory lock on a connection reserved from the pool for its lifetime
+ *   (so the pool needs a connection per running projection, plus one per batch in
+ *   flight). The server releases it when the connection ends, however the process dies.
+ *   A second runner fails with `ProjectionAlreadyRunning`, naming the holder's process.
+ *   Each save also checks a fencing token written at claim time, so a runner that lost its
+ *   lock connection cannot commit after another one took over.
+ *
+ * Not through PgBouncer or RDS Proxy in transaction mode: a session-level lock needs a
+ * session of its own.
+ *
+ * @since 0.2.0
+ */
+export const layerCheckpoints = (
+  options: CheckpointStoreOptions
+): Layer.Layer<CheckpointStore | SqlClient.SqlClient | PgClient.PgClient, StorageError | SchemaTooNew> =>
+  inSchema(options, (sql, schema) =>
+    Context.make(CheckpointStore, makeCheckpointStore(sql, schema)).pipe(
+      Context.add(PgClient.PgClient, sql),
+      Context.add(SqlClient.SqlClient, sql)
+    ))
+
+/**
+ * A projection's status on PostgreSQL: `Projector.Status` (`behind` and `lagMs` count the
+ * events the runner can see and has not applied), plus what the store's horizon still
+ * hides from every subscriber:
+ *
+ * - `committedHead`: the highest committed position, visible or not (`head` is the
+ *   highest visible one);
+ * - `heldBack`: committed events at or past the horizon, of any type, waiting for an
+ *   older write transaction to end;
+ * - `heldBackMs`: how long ago the oldest of them was recorded (0 when none is).
+ *
+ * Positions are transaction ids times 2^14 plus an index, so subtracting two of them
+ * says nothing about how many events lie between: use `behind` and `heldBack`.
+ *
+ * @since 0.2.0
+ */
+export interface ProjectionStatus extends Status {
+  readonly horizon: Position
+  readonly committedHead: Position
+  readonly heldBack: number
+  readonly heldBackMs: number
+}
+
+/**
+ * The status of a running projection over the PostgreSQL store, with the store's horizon.
+ *
+ * @since 0.2.0
+ */
+export const projectionStatus = <S>(
+  running: Running<S>
+): Effect.Effect<ProjectionStatus, ReadError | StorageError, PostgresStore> =>
+  Effect.gen(function*() {
+    const lag = yield* (yield* PostgresStore).lag
+    const status = yield* running.status
+    const now = yield* Clock.currentTimeMillis
+    return {
+      ...status,
+      horizon: lag.horizon,
+      committedHead: Math.max(lag.head, status.head),
+      heldBack: lag.heldBack,
+      heldBackMs: lag.heldSince === undefined ? 0 : Math.max(0, now - lag.heldSince.getTime())
+    }
+  })

@@ -12,10 +12,12 @@
  *   file, a search index). The checkpoint is saved only after the handler has succeeded,
  *   so delivery is at-least-once: after a crash, the events applied since the last saved
  *   checkpoint — at most `batch` events, one by default — are applied again. Make the
- *   handler idempotent for those (upsert by event id or by stream version).
+ *   handler idempotent for those (upsert by event id or by stream version). Each batch
+ *   runs inside `CheckpointStore.transaction`: on PostgreSQL one transaction with its
+ *   checkpoint, so a handler writing through that store's client is applied exactly once.
  *
  * `start` claims the projection (one live runner per key, across processes on the file
- * checkpoint store), loads its checkpoint and follows `EventStore.subscribe` from there.
+ * and PostgreSQL checkpoint stores), loads its checkpoint and follows `EventStore.subscribe` from there.
  * Each batch is applied and checkpointed without interruption: stopping (`stop`, or
  * closing the scope) waits for the batch in flight, so the stored checkpoint is always
  * the last event applied. A decode or handler failure stops the runner; `status` and
@@ -266,15 +268,20 @@ const handlerApplier = <E, Err, R>(
   key: string
 ): Applier<undefined, R> => ({
   state: Effect.succeed(undefined),
+  // One transaction where the checkpoint store has them (PostgreSQL): the handler's writes
+  // through its client and the checkpoint commit together.
   apply: (events, last) =>
-    Effect.gen(function*() {
-      for (const recorded of events) {
-        const decoded = projection.codec.decode(recorded)
-        if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
-        if (!isSkipped(decoded.right)) yield* projection.handle(decoded.right, envelopeOf(recorded))
-      }
-      yield* checkpoints.save(key, { position: last })
-    })
+    checkpoints.transaction(
+      key,
+      Effect.gen(function*() {
+        for (const recorded of events) {
+          const decoded = projection.codec.decode(recorded)
+          if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
+          if (!isSkipped(decoded.right)) yield* projection.handle(decoded.right, envelopeOf(recorded))
+        }
+        yield* checkpoints.save(key, { position: last })
+      })
+    )
 })
 
 /**

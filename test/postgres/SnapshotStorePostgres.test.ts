@@ -32,10 +32,11 @@ postgresSuite("SnapshotStorePostgres", (database) => {
       assert.deepStrictEqual(yield* Effect.provide(saveAndLoad, snapshots(first)), found)
       yield* Effect.provide(EventStore.use((service) => service.append("order-1", events(2))), store(first))
 
-      // A schema as the version before snapshots left it: no es_snapshots, version 1.
+      // A schema as the version before snapshots left it: no es_snapshots (nor the later
+      // checkpoint tables), version 1.
       yield* Effect.provide(EventStore.use((service) => service.append("order-1", events(2))), store(second))
       const pool = yield* rawPool(database.url(), 1)
-      yield* pool.unsafe(`DROP TABLE ${second}.es_snapshots`)
+      yield* pool.unsafe(`DROP TABLE ${second}.es_snapshots, ${second}.es_checkpoints, ${second}.es_projection_versions`)
       yield* pool.unsafe(`UPDATE ${second}.es_meta SET value = 1 WHERE key = 'schema_version'`)
       assert.deepStrictEqual(yield* Effect.provide(saveAndLoad, snapshots(second)), found)
       const rows = yield* pool.unsafe<{ readonly value: unknown }>(`SELECT value FROM ${second}.es_meta WHERE key = 'schema_version'`)

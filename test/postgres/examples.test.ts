@@ -3,6 +3,7 @@
  * the first one's history (each example in its own schema of one fresh database).
  */
 import { expect, it } from "vitest"
+import { survivesKills } from "../examples/fulfilment.js"
 import { runExample } from "../examples/run.js"
 import { postgresSuite } from "./server.js"
 
@@ -46,5 +47,10 @@ postgresSuite("examples on PostgreSQL", (database) => {
     expect(first).toContain("plan ada-spring-2025: no plan (version 0)")
     expect(second).toContain('> schedule "Tempo" (45 min) on 2025-03-05\n  already handled by an earlier run: nothing appended')
     expect(second).toContain('Plan "Spring marathon" for ada, 2025-01-06 to 2025-03-30 (version 11)')
+  }, 120_000)
+
+  it("order-fulfilment killed mid-way and run again (twice) finishes without doing anything twice", async () => {
+    const first = await survivesKills(["--store", database.url()])
+    expect(first).toContain("order fulfilment example on the PostgreSQL (schema order_fulfilment) store")
   }, 120_000)
 })

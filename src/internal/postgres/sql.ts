@@ -26,7 +26,7 @@ export const maxEventsPerTransaction = 2 ** indexBits - 1
 export const maxTransaction = 2 ** (53 - indexBits)
 
 /** The migrations' version when the schema matches this module's statements. */
-export const schemaVersion = 2
+export const schemaVersion = 3
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -148,7 +148,7 @@ export const statements = (schema: string): Statements => {
                recorded_at AS "timestamp", position, event_id, schema_version
         FROM ${events}`,
       `COMMENT ON VIEW ${s}.events IS 'es-kernel events, one row per event: SELECT event_type, version, data, timestamp FROM events WHERE aggregate_id = ''...'' ORDER BY version'`
-    ], snapshotTables(s)],
+    ], snapshotTables(s), checkpointTables(s)],
     readOffset: `SELECT value FROM ${s}.es_meta WHERE key = 'xid_offset'`,
     // The last recorded transaction (offset included) against the next one this server
     // will hand out: after a dump/restore into a new cluster the second can be lower.
@@ -207,7 +207,8 @@ export const statements = (schema: string): Statements => {
     // What a subscriber cannot see yet: committed events at or past a horizon read before.
     lag: `
       SELECT (SELECT COALESCE(max(position), 0) FROM ${events}) AS head,
-             (SELECT count(*) FROM ${events} WHERE position >= $1) AS held_back`,
+             (SELECT count(*) FROM ${events} WHERE position >= $1) AS held_back,
+             (SELECT min(recorded_at) FROM ${events} WHERE position >= $1) AS held_since`,
     notify: `SELECT pg_notify($1, '')`,
     asyncCommit: `SET LOCAL synchronous_commit = off`,
     // A listening connection's last statement is its LISTEN. Sessions of other roles show
@@ -259,5 +260,88 @@ export const snapshotStatements = (schema: string): SnapshotStatements => {
       ON CONFLICT (stream_id, state_version) DO UPDATE
         SET version = EXCLUDED.version, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
         WHERE ${snapshots}.version < EXCLUDED.version`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints (the PostgreSQL checkpoint store)
+// ---------------------------------------------------------------------------
+
+/**
+ * The checkpoint store's tables, migration 3 of the store's schema.
+ *
+ * - `es_checkpoints`: one row per projection key. `position` and `state` are the
+ *   checkpoint (`NULL` position: claimed, nothing applied yet). `owner_token` is the
+ *   fencing token of the runner that claimed it last: a save names it, so a runner that
+ *   lost its claim without knowing it can no longer move the checkpoint.
+ * - `es_projection_versions`: the active version of each projection name.
+ */
+const checkpointTables = (s: string): ReadonlyArray<string> => [
+  `CREATE TABLE ${s}.es_checkpoints (
+    key         text        PRIMARY KEY,
+    position    bigint,
+    state       json,
+    saved_at    timestamptz,
+    owner_token text,
+    owner_pid   integer,
+    owner_host  text,
+    claimed_at  timestamptz
+  )`,
+  `CREATE TABLE ${s}.es_projection_versions (
+    name         text        PRIMARY KEY,
+    version      integer     NOT NULL,
+    activated_at timestamptz NOT NULL
+  )`
+]
+
+/** The checkpoint store's statements, bound to a schema. */
+export interface CheckpointStatements {
+  /** The advisory lock's name for a key: hashed to a 64-bit lock id by `tryLock` and `unlock`. */
+  readonly lockName: (key: string) => string
+  readonly tryLock: string
+  readonly unlock: string
+  readonly claim: string
+  readonly holder: string
+  readonly load: string
+  readonly save: string
+  readonly activate: string
+  readonly active: string
+}
+
+/**
+ * The checkpoint store's statements for the store in `schema` (already checked by
+ * `invalidSchemaName`).
+ *
+ * @internal
+ */
+export const checkpointStatements = (schema: string): CheckpointStatements => {
+  const s = `"${schema}"`
+  const checkpoints = `${s}.es_checkpoints`
+  // A session-level advisory lock on 64 bits of the md5 of the schema and key: held by
+  // the session (connection) that took it until it unlocks or the connection ends.
+  const lockId = `('x' || substr(md5($1), 1, 16))::bit(64)::bigint`
+  return {
+    lockName: (key) => `es-kernel:${schema}:projection:${key}`,
+    tryLock: `SELECT pg_try_advisory_lock(${lockId}) AS locked`,
+    unlock: `SELECT pg_advisory_unlock(${lockId}) AS unlocked`,
+    // Run by the lock's holder right after it took the lock: a new fencing token.
+    claim: `
+      INSERT INTO ${checkpoints} (key, owner_token, owner_pid, owner_host, claimed_at)
+      VALUES ($1, $2, $3, $4, now())
+      ON CONFLICT (key) DO UPDATE SET
+        owner_token = EXCLUDED.owner_token, owner_pid = EXCLUDED.owner_pid,
+        owner_host = EXCLUDED.owner_host, claimed_at = EXCLUDED.claimed_at`,
+    holder: `SELECT owner_pid, owner_host FROM ${checkpoints} WHERE key = $1`,
+    // `has_state` tells a view's JSON `null` state from no state (SQL NULL).
+    load: `SELECT position, state, state IS NOT NULL AS has_state FROM ${checkpoints} WHERE key = $1`,
+    // Compare-and-set on the fencing token: no row back means another runner claimed the key.
+    save: `
+      UPDATE ${checkpoints} SET position = $2, state = $3::text::json, saved_at = now()
+      WHERE key = $1 AND owner_token = $4
+      RETURNING key`,
+    activate: `
+      INSERT INTO ${s}.es_projection_versions (name, version, activated_at) VALUES ($1, $2, now())
+      ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, activated_at = EXCLUDED.activated_at`,
+    active: `SELECT version FROM ${s}.es_projection_versions WHERE name = $1`
   }
 }

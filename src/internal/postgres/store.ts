@@ -41,6 +41,8 @@ export interface Lag {
   readonly head: Position
   /** Committed events at or past the horizon, held back until the writers before them finish. */
   readonly heldBack: number
+  /** When the oldest of them was recorded (absent when none is held back). */
+  readonly heldSince?: Date
 }
 
 /** The service and its lag report. */
@@ -228,12 +230,12 @@ export const makeStore = (
       const firstHeld = BigInt(horizon + offset) << BigInt(indexBits)
       const rows = yield* sql.unsafe<Row>(statements.lag, [firstHeld]).pipe(Effect.mapError(storage("reading the lag")))
       const row = rows[0]
-      const [head, heldBack] = row === undefined
-        ? [0, 0]
-        : yield* decode(() => [integer(row, "head"), integer(row, "held_back")] as const).pipe(
-          Effect.mapError(storage("reading the lag"))
-        )
-      return { horizon: Number(firstHeld), head, heldBack }
+      if (row === undefined) return { horizon: Number(firstHeld), head: 0, heldBack: 0 }
+      const [head, heldBack] = yield* decode(() => [integer(row, "head"), integer(row, "held_back")] as const).pipe(
+        Effect.mapError(storage("reading the lag"))
+      )
+      const heldSince = row.held_since
+      return { horizon: Number(firstHeld), head, heldBack, ...(heldSince instanceof Date ? { heldSince } : {}) }
     })
 
     const store = StoreProbe.attach(EventStore.of({
