@@ -29,8 +29,6 @@ export const attribute = {
   types: "es_kernel.filter.types"
 } as const
 
-const milliseconds = { unit: "milliseconds" } as const
-
 // 0.05 ms to about 13 s, doubling: an in-memory append to a slow disk's sync.
 const durationBoundaries = Metric.exponentialBoundaries({ start: 0.05, factor: 2, count: 19 })
 // 1 to 16,384, doubling: a lone append to the largest groups.
@@ -38,49 +36,39 @@ const sizeBoundaries = Metric.exponentialBoundaries({ start: 1, factor: 2, count
 // 1 ms to about 9 hours, quadrupling: a live subscriber to one catching up on old history.
 const lagBoundaries = Metric.exponentialBoundaries({ start: 1, factor: 4, count: 13 })
 
+const milliseconds = (name: string, description: string, boundaries: ReadonlyArray<number>) =>
+  Metric.histogram(name, { description, attributes: { unit: "milliseconds" }, boundaries })
+const sizes = (name: string, description: string) => Metric.histogram(name, { description, boundaries: sizeBoundaries })
+const count = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+
 /** Every metric es-kernel records. */
 export const metrics = {
-  appendDuration: Metric.histogram("es_kernel.append.duration", {
-    description: "Time from calling append to its outcome (success or failure), per append call",
-    attributes: milliseconds,
-    boundaries: durationBoundaries
-  }),
-  appendedEvents: Metric.counter("es_kernel.append.events", {
-    description: "Events recorded by successful appends (an idempotent retry records none)",
-    incremental: true
-  }),
-  appendConflicts: Metric.counter("es_kernel.append.conflicts", {
-    description: "Appends that failed with WrongExpectedVersion",
-    incremental: true
-  }),
-  groupCommitAppends: Metric.histogram("es_kernel.group_commit.appends", {
-    description: "Appends made durable together by one group commit (file: one write and sync; PostgreSQL: one statement)",
-    boundaries: sizeBoundaries
-  }),
-  groupCommitEvents: Metric.histogram("es_kernel.group_commit.events", {
-    description: "Events made durable together by one group commit",
-    boundaries: sizeBoundaries
-  }),
-  fsyncDuration: Metric.histogram("es_kernel.fsync.duration", {
-    description: "Time one fdatasync of the file layer's segment took",
-    attributes: milliseconds,
-    boundaries: durationBoundaries
-  }),
-  subscriptionLag: Metric.histogram("es_kernel.subscription.lag", {
-    description: "Age of the last event of each chunk a subscription delivers: delivery time minus its recordedAt",
-    attributes: milliseconds,
-    boundaries: lagBoundaries
-  }),
-  commandConflicts: Metric.counter("es_kernel.command.conflicts", {
-    description: "Command batches whose append met WrongExpectedVersion (another writer appended first)",
-    incremental: true
-  }),
-  commandRetries: Metric.counter("es_kernel.command.retries", {
-    description: "Times a command batch was decided again after a conflict",
-    incremental: true
-  }),
+  appendDuration: milliseconds(
+    "es_kernel.append.duration",
+    "Time from calling append to its outcome (success or failure), per append call",
+    durationBoundaries
+  ),
+  appendedEvents: count("es_kernel.append.events", "Events in successful appends"),
+  appendConflicts: count("es_kernel.append.conflicts", "Appends that failed with WrongExpectedVersion"),
+  groupCommitAppends: sizes(
+    "es_kernel.group_commit.appends",
+    "Appends made durable together by one group commit (file: one write and sync; PostgreSQL: one statement)"
+  ),
+  groupCommitEvents: sizes("es_kernel.group_commit.events", "Events made durable together by one group commit"),
+  fsyncDuration: milliseconds("es_kernel.fsync.duration", "Time one fdatasync of the file layer's segment took", durationBoundaries),
+  subscriptionLag: milliseconds(
+    "es_kernel.subscription.lag",
+    "Age of the last event of each chunk a subscription delivers: delivery time minus its recordedAt",
+    lagBoundaries
+  ),
+  commandConflicts: count(
+    "es_kernel.command.conflicts",
+    "Command batches whose append met WrongExpectedVersion (another writer appended first)"
+  ),
+  commandRetries: count("es_kernel.command.retries", "Times a command batch was decided again after a conflict"),
   projectionLag: Metric.gauge("es_kernel.projection.lag", {
-    description: "Per projection: while a batch is being applied, the age of its first event; otherwise how old the last applied event was when it was applied",
-    attributes: milliseconds
+    description:
+      "Per projection: while a batch is being applied, the age of its first event; otherwise how old the last applied event was when it was applied",
+    attributes: { unit: "milliseconds" }
   })
 } as const
