@@ -8,6 +8,8 @@
  *   npm run bench -- handler                the command handler (W6) vs Emmett's DeciderCommandHandler
  *   npm run bench -- postgres               the PostgreSQL layer vs Emmett's PostgreSQL store (local server,
  *                                           bench-only dependencies: npm install --prefix bench)
+ *   npm run bench -- snapshots              a 100k-event stream loaded from a snapshot vs replayed whole, on the
+ *                                           memory, file and PostgreSQL layers (local server)
  *
  * Options:
  *   --reps N       timed runs of each workload per target and process (default 5)
@@ -170,7 +172,7 @@ const verify = (target: Target, workload: Workload, spec: WorkloadSpec, m: Measu
   if (m.events !== expected) {
     throw new Error(`${target.name} ${workload.id}: moved ${m.events} events, expected ${expected}`)
   }
-  if (spec.kind === "replayFold" && m.check !== expectedFold(spec.events)) {
+  if ((spec.kind === "replayFold" || spec.kind === "snapshotLoad") && m.check !== expectedFold(spec.events)) {
     throw new Error(`${target.name} ${workload.id}: fold gave ${String(m.check)}, expected ${expectedFold(spec.events)}`)
   }
   const balance = spec.kind === "commands"
@@ -209,8 +211,9 @@ const runProcess = async (options: Options): Promise<ProcessResult> => {
       }
       for (const target of targets) {
         const spec = specFor(options.suite, workload, target, options.scale)
-        // F2/F3 reuse one prebuilt store, so their warm-up runs at full size (a smaller one would build a second store).
-        const warm = spec.kind === "open" || spec.kind === "readAll" ? spec : withEvents(spec, Math.max(1, eventCount(spec) * 0.2))
+        // F2/F3 and S1–S3 reuse one prebuilt store, so their warm-up runs at full size (a smaller one would build a second store).
+        const prebuilt = spec.kind === "open" || spec.kind === "readAll" || spec.kind === "snapshotLoad"
+        const warm = prebuilt ? spec : withEvents(spec, Math.max(1, eventCount(spec) * 0.2))
         for (let w = 0; w < options.warmup; w++) await run(target, warm)
       }
       for (let rep = 0; rep < options.reps; rep++) {

@@ -155,5 +155,23 @@ export const suites: { readonly [name: string]: Suite } = {
       W5: { minRatio: 1 },
       W6: { minRatio: 5 }
     }
+  },
+
+  snapshots: {
+    description:
+      "es-kernel's CommandHandler loading a 100,000-event stream it holds no state of: from a snapshot at 99,900 " +
+      "plus the 100-event tail (snapshots option) vs reading it whole (no snapshots), on the memory, file and " +
+      "PostgreSQL (local server) layers",
+    targets: async () => {
+      const { eskernelReplay, eskernelSnapshot } = await import("./targets/eskernel-snapshots.js")
+      return [eskernelSnapshot, eskernelReplay]
+    },
+    workloads: ["S1", "S2", "S3"],
+    notes: [
+      "Rate = the stream's events / load time, so the ratio is the load time without the snapshot over the time with it.",
+      "Each layer's stream and snapshot are built once per process (untimed); each run makes a new handler, so " +
+        "nothing is cached, and both loads must fold to the same sum."
+    ],
+    bar: { S1: { minRatio: 10 }, S2: { minRatio: 10 }, S3: { minRatio: 10 } }
   }
 }

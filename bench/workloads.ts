@@ -156,6 +156,21 @@ export interface ReadAll {
   readonly events: number
 }
 
+/**
+ * S1–S3: load one `events`-event stream through a `CommandHandler` that holds no state of
+ * it, on the `layer` given. The stream has a snapshot at `events - tail` (both built once
+ * per process, untimed): the subject loads the snapshot and the tail, the peer (a handler
+ * without snapshots) reads the whole stream. The rate is `events` / load time, so the
+ * ratio is how many times faster the snapshot makes the load; both must give the same
+ * state (the sum of `amount`).
+ */
+export interface SnapshotLoad {
+  readonly kind: "snapshotLoad"
+  readonly layer: "memory" | "file" | "postgres"
+  readonly events: number
+  readonly tail: number
+}
+
 export type WorkloadSpec =
   | RoundRobin
   | OneStream
@@ -168,6 +183,7 @@ export type WorkloadSpec =
   | ConcurrentWriters
   | Open
   | ReadAll
+  | SnapshotLoad
 
 export type WorkloadKind = WorkloadSpec["kind"]
 
@@ -232,6 +248,21 @@ export const workloads: ReadonlyArray<Workload> = [
     id: "F3",
     title: "read all of a 1,000,000-event store",
     spec: { kind: "readAll", events: 1_000_000 }
+  },
+  {
+    id: "S1",
+    title: "load a 100k-event stream, snapshot at 99,900 vs full replay: memory",
+    spec: { kind: "snapshotLoad", layer: "memory", events: 100_000, tail: 100 }
+  },
+  {
+    id: "S2",
+    title: "load a 100k-event stream, snapshot at 99,900 vs full replay: file",
+    spec: { kind: "snapshotLoad", layer: "file", events: 100_000, tail: 100 }
+  },
+  {
+    id: "S3",
+    title: "load a 100k-event stream, snapshot at 99,900 vs full replay: PostgreSQL",
+    spec: { kind: "snapshotLoad", layer: "postgres", events: 100_000, tail: 100 }
   }
 ]
 
@@ -303,6 +334,8 @@ export const withEvents = (spec: WorkloadSpec, events: number): WorkloadSpec => 
     case "open":
     case "readAll":
       return { ...spec, events: n }
+    case "snapshotLoad":
+      return { ...spec, events: n, tail: Math.min(spec.tail, n) }
     case "batches":
       return { ...spec, batches: Math.max(1, Math.round(n / spec.batchSize)) }
   }
@@ -317,7 +350,7 @@ export const withEvents = (spec: WorkloadSpec, events: number): WorkloadSpec => 
  *
  * - `events` / `seconds`: the events moved and the wall time of the timed part only.
  * - `first` / `last`: for W2 and W8, the rates (events or commands/s) of the first and last window.
- * - `check`: a number the harness verifies (W5: the fold's result).
+ * - `check`: a number the harness verifies (W5, S1–S3: the fold's result).
  */
 export interface Measurement {
   readonly events: number
@@ -384,6 +417,8 @@ export const runWorkload = (
       return target.runners.open?.(spec, data)
     case "readAll":
       return target.runners.readAll?.(spec, data)
+    case "snapshotLoad":
+      return target.runners.snapshotLoad?.(spec, data)
   }
 }
 

@@ -44,14 +44,16 @@ import type { Envelope } from "./View.js"
 
 /**
  * One command to send: to which aggregate, and what to send instead if it is rejected.
+ * `R`: the services its handler needs (`EventStore`, and a `SnapshotStore` for a handler
+ * made with snapshots).
  *
  * @since 0.2.0
  */
-export interface Send {
+export interface Send<R = EventStore> {
   /** The target stream, for messages. */
   readonly target: string
-  readonly dispatch: (options: CommandOptions) => Effect.Effect<unknown, HandleError<unknown>, EventStore>
-  readonly onRejected?: (rejection: Json) => ReadonlyArray<Send>
+  readonly dispatch: (options: CommandOptions) => Effect.Effect<unknown, HandleError<unknown>, R>
+  readonly onRejected?: (rejection: Json) => ReadonlyArray<Send<R>>
 }
 
 /**
@@ -59,12 +61,12 @@ export interface Send {
  *
  * @since 0.2.0
  */
-export const send = <C, S, E, R>(
-  handler: CommandHandler<C, S, E, R>,
+export const send = <C, S, E, Rejection, Env, R = EventStore>(
+  handler: CommandHandler<C, S, E, Rejection, Env>,
   id: string,
   command: C,
-  options: { readonly onRejected?: (rejection: Json) => ReadonlyArray<Send> } = {}
-): Send => {
+  options: { readonly onRejected?: (rejection: Json) => ReadonlyArray<Send<R>> } = {}
+): Send<Env | R> => {
   const target = handler.streamIdOf(id)
   const dispatch = (commandOptions: CommandOptions) => handler.handle(id, command, commandOptions)
   return options.onRejected === undefined ? { target, dispatch } : { target, dispatch, onRejected: options.onRejected }
@@ -75,13 +77,13 @@ export const send = <C, S, E, R>(
  *
  * @since 0.2.0
  */
-export interface ProcessManager<E> {
+export interface ProcessManager<E, R = EventStore> {
   /** Its projection name (letters, digits, `.`, `_`, `-`), also the category of its rejection records. */
   readonly name: string
   readonly version?: number
   readonly codec: Codec<E>
   readonly filter?: EventFilter
-  readonly react: (event: E, envelope: Envelope) => ReadonlyArray<Send>
+  readonly react: (event: E, envelope: Envelope) => ReadonlyArray<Send<R>>
 }
 
 /**
@@ -89,7 +91,7 @@ export interface ProcessManager<E> {
  *
  * @since 0.2.0
  */
-export const make = <E>(manager: ProcessManager<E>): ProcessManager<E> => manager
+export const make = <E, R = EventStore>(manager: ProcessManager<E, R>): ProcessManager<E, R> => manager
 
 /**
  * A command was rejected and nothing says how to compensate, or a compensation was
@@ -137,13 +139,13 @@ const recordedRejection = (store: EventStore["Service"], name: string, commandId
  * Sends `step` with the id `commandId`; on a rejection records it, then sends the
  * compensation with ids derived from `commandId`. `true` when the step went through.
  */
-const dispatch = (
+const dispatch = <R>(
   name: string,
-  step: Send,
+  step: Send<R>,
   commandId: string,
   context: { readonly correlationId: string; readonly causationId: string },
   compensating: boolean
-): Effect.Effect<boolean, StepError, EventStore> =>
+): Effect.Effect<boolean, StepError, EventStore | R> =>
   Effect.gen(function*() {
     const store = yield* EventStore
     const earlier = yield* recordedRejection(store, name, commandId)
@@ -174,10 +176,10 @@ const dispatch = (
  *
  * @since 0.2.0
  */
-export const start = <E>(
-  manager: ProcessManager<E>,
+export const start = <E, R = EventStore>(
+  manager: ProcessManager<E, R>,
   options: Projector.StartOptions = {}
-): Effect.Effect<Projector.Running<undefined>, Projector.StartError, EventStore | CheckpointStore | Scope.Scope> =>
+): Effect.Effect<Projector.Running<undefined>, Projector.StartError, EventStore | CheckpointStore | Scope.Scope | R> =>
   Projector.start(
     Projector.handler({
       name: manager.name,

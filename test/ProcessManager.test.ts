@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as t from "io-ts"
-import { CheckpointStore, CommandHandler, Decider, EventCodec, EventStore, EventStoreMemory, ProcessManager } from "es-kernel"
+import * as Either from "fp-ts/lib/Either.js"
+import { CheckpointStore, CommandHandler, Decider, EventCodec, EventStore, EventStoreMemory, ProcessManager, Snapshot, SnapshotStore } from "es-kernel"
 
 // Counters that can be closed (a closed counter rejects every command), and requests that
 // ask a process manager to move an amount between two counters, undoing the first step if
@@ -108,4 +109,33 @@ describe("ProcessManager", () => {
       expect(failure.cause).toMatchObject({ _tag: "Uncompensated", target: "counter-b", rejection: { _tag: "AlreadyClosed" } })
       expect(yield* Effect.flip(running.waitFor(appended.position))).toBe(failure)
     }).pipe(Effect.provide(layer)))
+
+  it.live("sends to a handler made with snapshots: the runner then needs a SnapshotStore, and the handler saves on its policy", () =>
+    Effect.gen(function*() {
+      const closedCodec: Snapshot.StateCodec<boolean> = {
+        version: 1,
+        encode: (closed) => closed,
+        decode: (json) => typeof json === "boolean" ? Either.right(json) : Either.left("not a boolean")
+      }
+      const snapshotting = CommandHandler.make({
+        decider: counter,
+        codec: counterCodec,
+        category: "counter",
+        snapshots: { state: closedCodec, policy: Snapshot.every(1) }
+      })
+      const manager = ProcessManager.make({
+        ...transfers,
+        react: ({ data: { amount, from, to } }) => [
+          ProcessManager.send(snapshotting, from, { _tag: "Add", amount: -amount }, { onRejected: () => [] }),
+          ProcessManager.send(counters, to, { _tag: "Add", amount }, { onRejected: () => [ProcessManager.send(snapshotting, from, { _tag: "Add", amount })] })
+        ]
+      })
+      const appended = yield* request("a", "b", 5)
+      const running = yield* ProcessManager.start(manager)
+      yield* running.waitFor(appended.position)
+      expect(yield* typesOf("counter-a")).toEqual(["Added {\"amount\":-5}"])
+      expect(yield* typesOf("counter-b")).toEqual(["Added {\"amount\":5}"])
+      const snapshots = yield* SnapshotStore.SnapshotStore
+      expect(yield* snapshots.load("counter-a", 1)).toMatchObject({ _tag: "Found", snapshot: { version: 1, state: false } })
+    }).pipe(Effect.provide(Layer.mergeAll(layer, SnapshotStore.layerMemory))))
 })

@@ -38,13 +38,19 @@ const drop = async (name: string): Promise<void> => {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
 }
 
-/** Runs `use` with the URL of a new, empty database, dropped when `use` settles. */
-export const withFreshDatabase = async <A>(prefix: string, use: (url: string) => Promise<A>): Promise<A> => {
+/** A new, empty database: its URL, and how to drop it. */
+export const freshDatabase = async (prefix: string): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
   const name = `es_bench_${prefix}_${process.pid}_${++databases}`
   await admin(`CREATE DATABASE ${name}`)
+  return { url: `${serverUrl}/${name}`, drop: () => drop(name) }
+}
+
+/** Runs `use` with the URL of a new, empty database, dropped when `use` settles. */
+export const withFreshDatabase = async <A>(prefix: string, use: (url: string) => Promise<A>): Promise<A> => {
+  const database = await freshDatabase(prefix)
   try {
-    return await use(`${serverUrl}/${name}`)
+    return await use(database.url)
   } finally {
-    await drop(name)
+    await database.drop()
   }
 }

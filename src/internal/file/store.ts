@@ -7,7 +7,9 @@
  *   on the decision: it numbers the batch in the index and queues it on the writer;
  * - `writer.ts` (`GroupCommitWriter`) writes and syncs queued records and knows what is
  *   durable;
- * - `reader.ts` (`RecordReader`) reads and decodes records; the reads below choose which.
+ * - `reader.ts` (`RecordReader`) reads and decodes records; the reads below choose which;
+ * - `durableFeed.ts` tells read-only stores in other processes (`readOnly.ts`) how far
+ *   the log is durable, over the lock socket. They read through `makeService` too.
  *
  * Appends decide synchronously against the index, so concurrent appends are serialised
  * by the event loop with no lock.
