@@ -37,6 +37,7 @@ import type {
   SubscribeOptions
 } from "../../EventStore.js"
 import * as Contract from "../contract.js"
+import * as StoreProbe from "../storeProbe.js"
 import * as Subscription from "../subscription.js"
 import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
@@ -129,7 +130,8 @@ export const openStore = (
 > =>
   Effect.map(openParts(options), ({ index, writer, reader, report, lastRecordedAt }) => {
     const { directory } = options
-    return { service: makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader, lastRecordedAt) }), report }
+    const service = makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader, lastRecordedAt) })
+    return { service: StoreProbe.attach(service, writer.probe), report }
   })
 
 /**

@@ -4,7 +4,8 @@
  *
  * Migrations run in one transaction under an advisory lock keyed by the schema name, so
  * processes that start at once wait for each other and exactly one of them migrates;
- * the others find the schema at its version and carry on.
+ * the others find the schema at its version and carry on. A start that finds the schema
+ * current creates and alters nothing, so a role without CREATE privileges can run it.
  *
  * @internal
  */
@@ -13,7 +14,7 @@ import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { StorageError } from "../../EventStore.js"
 import type { Metadata } from "../../EventStore.js"
-import { decode, integer, text } from "./rows.js"
+import { boolean, decode, integer, text } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { correlationKey } from "./checks.js"
 import { historyVersion, maxTransaction, schemaVersion } from "./sql.js"
@@ -103,7 +104,8 @@ const backfillCorrelation = (sql: SqlClient, statements: Statements) =>
 export const migrate = (sql: SqlClient, statements: Statements): Effect.Effect<void, StorageError | SchemaTooNew> =>
   sql.withTransaction(Effect.gen(function*() {
     yield* sql.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [statements.lockKey]).unprepared
-    for (const statement of statements.createMeta.split(";")) yield* sql.unsafe(statement).unprepared
+    const present = yield* Effect.flatMap(sql.unsafe<Row>(statements.metaExists), (rows) => decode(() => rows[0] !== undefined && boolean(rows[0], "present")))
+    if (!present) for (const statement of statements.createMeta.split(";")) yield* sql.unsafe(statement).unprepared
     const found = (yield* readInteger(sql, statements.readSchemaVersion, "value")) ?? 0
     if (found > schemaVersion) {
       return yield* new SchemaTooNew({ schema: statements.schema, found, supported: schemaVersion })

@@ -46,6 +46,7 @@ export interface Statements {
   readonly migrations: ReadonlyArray<ReadonlyArray<string>>
   readonly createMeta: string
   readonly readSchemaVersion: string
+  readonly metaExists: string
   readonly writeSchemaVersion: string
   readonly readOffset: string
   readonly checkOffset: string
@@ -104,6 +105,9 @@ export const statements = (schema: string): Statements => {
       CREATE SCHEMA IF NOT EXISTS ${s};
       CREATE TABLE IF NOT EXISTS ${s}.es_meta (key text PRIMARY KEY, value bigint NOT NULL)`,
     readSchemaVersion: `SELECT value FROM ${s}.es_meta WHERE key = 'schema_version'`,
+    // Whether the schema was created already: then a start that finds it current creates
+    // nothing, and needs no CREATE privilege on the database or the schema.
+    metaExists: `SELECT to_regclass('${s}.es_meta') IS NOT NULL AS present`,
     writeSchemaVersion: `
       INSERT INTO ${s}.es_meta (key, value) VALUES ('schema_version', $1)
       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,

@@ -17,6 +17,7 @@ import type { Outcome, RunGroup } from "./groupCommit.js"
 import * as Reader from "./reader.js"
 import type { ReaderContext } from "./reader.js"
 import { judgeRetry } from "../contract.js"
+import * as StoreProbe from "../storeProbe.js"
 import { boolean, decode, integer, integerOrNull, recordedEvent, text } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { checkedOffset, migrate } from "./schema.js"
@@ -240,13 +241,13 @@ export const makeStore = (
       return { horizon: Number(firstHeld), head, heldBack, ...(heldSince instanceof Date ? { heldSince } : {}) }
     })
 
-    const store = EventStore.of({
+    const store = StoreProbe.attach(EventStore.of({
       append,
       readStream: (streamId, options) => Reader.readStream(context, streamId, options),
       readAll: (options) => Reader.readAll(context, options),
       subscribe: (options) => Reader.subscribe(context, options),
       streamVersion
-    })
+    }), committer.probe)
     return { store, lag }
   })
 
