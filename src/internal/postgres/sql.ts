@@ -239,7 +239,9 @@ const millis = (parameter: string) => `('epoch'::timestamptz + ${parameter}::flo
  *   so a time handed out to a transaction still running is seen by the next one). So
  *   recording times never go backwards in position order, whatever the clocks of the
  *   processes appending. The lock is released before the function returns, also on
- *   error and cancellation; the transaction's commit is not serialised.
+ *   error and cancellation; the transaction's commit is not serialised. The function
+ *   runs with its owner's rights (the role that migrated), so an application role that
+ *   may only select and insert events can still append.
  * - existing rows' recording times are raised, in position order, to the latest time
  *   before them, and truncated to the millisecond a `Date` holds.
  *
@@ -256,7 +258,8 @@ const historyMigration = (s: string, events: string): ReadonlyArray<string> => [
   `CREATE INDEX IF NOT EXISTS es_events_recorded_at ON ${events} (recorded_at, position)`,
   `CREATE SEQUENCE IF NOT EXISTS ${s}.es_clock AS bigint MINVALUE 0 START 0`,
   `SELECT setval('${s}.es_clock', greatest((SELECT last_value FROM ${s}.es_clock), (SELECT (extract(epoch FROM max(recorded_at)) * 1000)::bigint FROM ${events})))`,
-  `CREATE OR REPLACE FUNCTION ${s}.es_stamp(at_ms float8, OUT xid bigint, OUT recorded_at timestamptz) LANGUAGE plpgsql AS $$
+  `CREATE OR REPLACE FUNCTION ${s}.es_stamp(at_ms float8, OUT xid bigint, OUT recorded_at timestamptz)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     DECLARE
       stamped bigint;
     BEGIN
