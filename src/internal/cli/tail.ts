@@ -17,7 +17,7 @@ import { locationHelp, locationOf, locationOptions, openStore, storeFailed } fro
 export const tail: Command = {
   name: "tail",
   summary: "print the last events of the global log, or follow it live",
-  usage: `usage: es-kernel tail <store> [--from <position> | -n <count>] [--follow] [--category <name>]... [--type <type>]... [--json]
+  usage: `usage: es-kernel tail <store> [--from <position> | -n <count>] [--follow] [--category <name>]... [--type <type>]... [--correlation <id>]... [--json]
 
 Prints events of the global log, one line each: position, stream@version, type, recorded
 time and data (cut to 80 characters). Without --from, the last <count> events (reading
@@ -30,6 +30,7 @@ ${locationHelp}
   -f, --follow         keep printing new events as they are recorded
   --category <name>    only events of streams of this category; repeat for several
   --type <type>        only events of this type; repeat for several
+  --correlation <id>   only events whose metadata's correlationId is this; repeat for several
   --json               one JSON object per event (the export format's event line)`,
   options: {
     ...locationOptions,
@@ -38,6 +39,7 @@ ${locationHelp}
     follow: { type: "boolean", short: "f" },
     category: { type: "string", multiple: true },
     type: { type: "string", multiple: true },
+    correlation: { type: "string", multiple: true },
     json: { type: "boolean" }
   },
   run: (invocation) =>
@@ -48,9 +50,11 @@ ${locationHelp}
       const limit = (yield* integerOption(invocation, "limit")) ?? 10
       const categories = listOption(invocation, "category")
       const types = listOption(invocation, "type")
+      const correlationIds = listOption(invocation, "correlation")
       const filter: EventFilter = {
         ...(categories.length > 0 ? { categories } : {}),
-        ...(types.length > 0 ? { types } : {})
+        ...(types.length > 0 ? { types } : {}),
+        ...(correlationIds.length > 0 ? { correlationIds } : {})
       }
       const json = flag(invocation, "json")
       const print = (events: ReadonlyArray<RecordedEvent>) => writeLines(renderEvents(events, json))
@@ -64,7 +68,7 @@ ${locationHelp}
           Effect.sync(() => {
             for (const event of events) {
               after = event.position
-              if (!keep(event.streamId, event.type)) continue
+              if (!keep(event.streamId, event.type, event.metadata, event.recordedAt.getTime())) continue
               last.push(event)
               if (last.length > limit) last.shift()
             }
