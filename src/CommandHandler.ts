@@ -27,7 +27,7 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Exit, Schedule, Stream, Tracer } from "effect"
+import { Data, Effect, Exit, Metric, Schedule, Stream, Tracer } from "effect"
 import * as Either from "fp-ts/lib/Either.js"
 import type { Decider } from "./Decider.js"
 import type { DecodeError, EncodedEvent, EncodeFailed, Skipped, StoredEvent } from "./EventCodec.js"
@@ -40,6 +40,7 @@ import { startOf } from "./internal/snapshotting.js"
 import type { Cached } from "./internal/stateCache.js"
 import * as StateCache from "./internal/stateCache.js"
 import * as StreamLanes from "./internal/streamLanes.js"
+import { attribute, metrics } from "./internal/telemetry.js"
 import { quote } from "./internal/text.js"
 import type { Policy, StateCodec } from "./Snapshot.js"
 import { save as saveSnapshotOf } from "./Snapshot.js"
@@ -74,10 +75,14 @@ export interface Codec<E> {
  *   cached version without reading at all, so a handler's cost per command stays flat as
  *   streams get long. The cache is per store: one handler used with two stores never
  *   mixes them up. Without a cached state, a command reads the whole stream first.
- * - `traced`: wrap every command in a tracing span `CommandHandler.handle` with its
- *   category and id whenever a tracing backend is installed (a `Tracer` other than
- *   Effect's native one, which exports nothing). Default `true`; `false`: never. On the
- *   memory store a span is about a quarter of a command's time.
+ * - `traced`: wrap every command in a tracing span `CommandHandler.handle` whenever a
+ *   tracing backend is installed (a `Tracer` other than Effect's native one, which exports
+ *   nothing). Its attributes use the keys of `EventStoreTelemetry`'s spans: category, id,
+ *   stream id and command id; once handled, the event count, the stream's version, the
+ *   append's position and whether it was already handled; after a conflict the retries
+ *   could not settle, the expected and actual versions. Default `true`; `false`: never.
+ *   On the memory store a span is about a quarter of a command's time. (Conflicts and
+ *   retries are counted in `EventStoreTelemetry.metrics` either way.)
  *
  * @since 0.1.0
  */
@@ -444,6 +449,29 @@ const outcomeOfVerdict = <S, E, R>(
   }
 }
 
+const spanAttributes = (category: string, id: string, options: CommandOptions): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    [attribute.category]: category,
+    [attribute.id]: id,
+    [attribute.streamId]: `${category}-${id}`
+  }
+  if (options.commandId !== undefined) attributes[attribute.commandId] = options.commandId
+  return attributes
+}
+
+const annotateHandled = <S, E>(handled: Handled<S, E>): Effect.Effect<void> =>
+  Effect.annotateCurrentSpan({
+    [attribute.eventCount]: handled.events.length,
+    [attribute.nextVersion]: handled.version,
+    [attribute.alreadyHandled]: handled.alreadyHandled,
+    ...(handled.position === undefined ? {} : { [attribute.position]: handled.position })
+  })
+
+const annotateFailure = <R>(error: HandleError<R>): Effect.Effect<void> =>
+  error._tag === "WrongExpectedVersion"
+    ? Effect.annotateCurrentSpan({ [attribute.expectedVersion]: error.expected, [attribute.actualVersion]: error.actual })
+    : Effect.void
+
 /**
  * The handler, needing `Env` besides the `EventStore` for its snapshots (`never` without).
  */
@@ -452,6 +480,8 @@ const build = <C, S, E, R, Env>(options: Options<C, S, E, R>, use: SnapshotUse<S
   const retry = options.retry ?? defaultRetry
   const streamIdOf = (id: string): string => `${options.category}-${id}`
   const cache = StateCache.make<S>(options.cachedStreams ?? 10_000)
+  const conflicts = Metric.withAttributes(metrics.commandConflicts, { category: options.category })
+  const retries = Metric.withAttributes(metrics.commandRetries, { category: options.category })
   type Outcome = Exit.Exit<Handled<S, E>, HandleError<R>>
 
   /**
@@ -573,11 +603,12 @@ const build = <C, S, E, R, Env>(options: Options<C, S, E, R>, use: SnapshotUse<S
           replayed = true
           return Effect.fail(error)
         }
-        return Effect.flatMap(readOnto(decider, codec, store, streamId, latest), attempt)
+        return Effect.andThen(Metric.update(retries, 1), Effect.flatMap(readOnto(decider, codec, store, streamId, latest), attempt))
       })
-      return Effect.retry(again, { schedule: retry, while: (failure) => failure._tag === "WrongExpectedVersion" }).pipe(
-        Effect.catch(giveUp)
-      )
+      return Effect.andThen(
+        Metric.update(conflicts, 1),
+        Effect.retry(again, { schedule: retry, while: (failure) => failure._tag === "WrongExpectedVersion" })
+      ).pipe(Effect.catch(giveUp))
     })
   }
 
@@ -639,7 +670,9 @@ const build = <C, S, E, R, Env>(options: Options<C, S, E, R>, use: SnapshotUse<S
       fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
         ? submit(id, command, commandOptions)
         : submit(id, command, commandOptions).pipe(
-          Effect.withSpan("CommandHandler.handle", { attributes: { category: options.category, id } }, { captureStackTrace: false })
+          Effect.tap(annotateHandled),
+          Effect.tapError(annotateFailure),
+          Effect.withSpan("CommandHandler.handle", { attributes: spanAttributes(options.category, id, commandOptions) }, { captureStackTrace: false })
         )
     )
 

@@ -29,7 +29,7 @@
  *
  * @since 0.2.0
  */
-import { Cause, Clock, Data, Effect, Exit, Fiber, Option, Ref, Scope, Semaphore, Stream } from "effect"
+import { Cause, Clock, Data, Effect, Exit, Fiber, Metric, Option, Ref, Scope, Semaphore, Stream } from "effect"
 import * as Either from "fp-ts/lib/Either.js"
 import type { Checkpoint, CheckpointError, ProjectionAlreadyRunning } from "./CheckpointStore.js"
 import { CheckpointStore } from "./CheckpointStore.js"
@@ -39,6 +39,7 @@ import { isSkipped } from "./EventCodec.js"
 import type { EventFilter, Json, Position, ReadError, RecordedEvent } from "./EventStore.js"
 import { EventStore, start as storeStart } from "./EventStore.js"
 import * as Contract from "./internal/contract.js"
+import { metrics } from "./internal/telemetry.js"
 import { quote } from "./internal/text.js"
 import type { Envelope, View } from "./View.js"
 
@@ -372,11 +373,16 @@ const run = <S, E, R>(
     const turn = yield* Semaphore.make(1)
     const context = yield* Effect.context<R>()
 
+    const lag = yield* trackLag(key)
+
     const applyBatch = (events: ReadonlyArray<RecordedEvent>) => {
+      const first = events[0]
       const last = events[events.length - 1]
-      if (last === undefined) return Effect.void
-      return applier.apply(events, last.position).pipe(
+      if (first === undefined || last === undefined) return Effect.void
+      return Effect.sync(() => lag.applying(first)).pipe(
+        Effect.andThen(applier.apply(events, last.position)),
         Effect.andThen(Ref.set(checkpoint, last.position)),
+        Effect.andThen(Effect.sync(() => lag.applied(last))),
         Effect.uninterruptible,
         turn.withPermits(1)
       )
@@ -402,7 +408,7 @@ const run = <S, E, R>(
           : Effect.flatMap(failure(Cause.squash(cause)), (failed) =>
             Effect.andThen(Ref.set(phase, { _tag: "failed", failure: failed }), Effect.fail(failed)))
       ),
-      Effect.ensuring(Scope.close(claim, Exit.void)),
+      Effect.ensuring(Effect.andThen(Effect.sync(lag.remove), Scope.close(claim, Exit.void))),
       Effect.forkScoped
     )
 
@@ -463,6 +469,33 @@ const run = <S, E, R>(
     return running
   })
 
+/**
+ * The projection's series of `es_kernel.projection.lag`, computed only when an exporter
+ * reads it: a batch costs two assignments and a clock read.
+ */
+const trackLag = (key: string) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clockWith(Effect.succeed)
+    const context = yield* Effect.context<never>()
+    let applyingSince: number | undefined
+    let lastLag = 0
+    const registration = Metric.registerUnsafe(Metric.withAttributes(metrics.projectionLag, { projection: key }), context, {
+      get: () => ({ value: applyingSince === undefined ? lastLag : Math.max(0, clock.currentTimeMillisUnsafe() - applyingSince) }),
+      update: () => undefined,
+      modify: () => undefined
+    })
+    return {
+      applying: (first: RecordedEvent) => {
+        applyingSince = first.recordedAt.getTime()
+      },
+      applied: (last: RecordedEvent) => {
+        applyingSince = undefined
+        lastLag = Math.max(0, clock.currentTimeMillisUnsafe() - last.recordedAt.getTime())
+      },
+      remove: () => registration.remove()
+    }
+  })
+
 const chunksOf = <A>(items: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> => {
   if (items.length <= size) return [items]
   const chunks: Array<ReadonlyArray<A>> = []
@@ -495,12 +528,12 @@ interface Behind {
 }
 
 const measureBehind = (store: EventStore["Service"], from: Position, filter: EventFilter) => {
-  const matching = Contract.matcher(filter) ?? (() => true)
+  const matching = Contract.recordedMatcher(filter) ?? (() => true)
   return store.readAll({ from }).pipe(
     Stream.runFold(
       (): Behind => ({ head: from, count: 0, oldest: undefined }),
       (acc, recorded): Behind => {
-        const hit = matching(recorded.streamId, recorded.type)
+        const hit = matching(recorded)
         return {
           head: recorded.position,
           count: acc.count + (hit ? 1 : 0),

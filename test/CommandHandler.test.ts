@@ -372,7 +372,15 @@ describe("CommandHandler", () => {
       yield* untraced.handle("traced", { type: "Deposit", amount: 1 }).pipe(Effect.withTracer(recording))
       yield* accounts.handle("traced", { type: "Deposit", amount: 2 })
       expect(spans.map((span) => span.name)).toEqual(["CommandHandler.handle"])
-      expect(Object.fromEntries(spans[0]?.attributes ?? [])).toEqual({ category: "account", id: "traced" })
+      expect(Object.fromEntries(spans[0]?.attributes ?? [])).toEqual({
+        "es_kernel.category": "account",
+        "es_kernel.id": "traced",
+        "es_kernel.stream_id": "account-traced",
+        "es_kernel.event_count": 1,
+        "es_kernel.next_version": 1,
+        "es_kernel.position": 1,
+        "es_kernel.already_handled": false
+      })
       expect((yield* accounts.load("traced")).version).toBe(3)
     }).pipe(Effect.provide(EventStoreMemory.layer)))
 

@@ -46,7 +46,7 @@ export interface PowerLossSummary {
 }
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-const seededRandom = (seed: number): Random => {
+export const seededRandom = (seed: number): Random => {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0

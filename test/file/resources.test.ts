@@ -48,10 +48,10 @@ const writeManySegments = (directory: string, segments: number): void => {
   }
 }
 
-const runUnderFdLimit = (limit: number, directory: string): Promise<string> =>
+const runUnderFdLimit = (limit: number, directory: string, access = "write"): Promise<string> =>
   new Promise((resolve, reject) => {
     const script = path.join(repoRoot, "test/file/openManySegments.ts")
-    const child = spawn("bash", ["-c", `ulimit -n ${limit} && exec "$0" --import tsx "$1" "$2"`, process.execPath, script, directory], {
+    const child = spawn("bash", ["-c", `ulimit -n ${limit} && exec "$0" --import tsx "$1" "$2" "$3"`, process.execPath, script, directory, access], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -67,6 +67,13 @@ describe("EventStoreFile resources", () => {
     const segments = 1600
     writeManySegments(directory, segments)
     expect(await runUnderFdLimit(256, directory)).toBe(`events ${segments} ${segments / 2} ${segments} ${segments + 1}`)
+  }, 120_000)
+
+  it("opens and reads a store of 1,600 segments read-only under ulimit -n 256", async () => {
+    const directory = freshDirectory()
+    const segments = 1600
+    writeManySegments(directory, segments)
+    expect(await runUnderFdLimit(256, directory, "readonly")).toBe(`events ${segments} ${segments / 2} ${segments} -`)
   }, 120_000)
 
   it("closes the new segment and names it when the directory sync of a rotation fails", async () => {

@@ -1,10 +1,11 @@
 /**
  * The PostgreSQL checkpoint store in one process: checkpoints and active versions in the
  * store's schema, the advisory-lock claim, the fencing token, and handler batches that
- * commit their read-model writes with the checkpoint or roll both back.
+ * commit their read-model writes with the checkpoint or roll both back, and a rebuild
+ * taking over from the live version.
  */
 import { assert, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { CheckpointStore } from "../../src/CheckpointStore.js"
 import { EventStore } from "../../src/EventStore.js"
@@ -174,6 +175,40 @@ postgresSuite("CheckpointStore on PostgreSQL", (database) => {
       assert.strictEqual(after.heldBack, 0)
       assert.strictEqual(after.heldBackMs, 0)
       assert.strictEqual(after.committedHead, after.head)
+    }).pipe(Effect.scoped, Effect.provide(both(schema)))
+  })
+
+  it.live("a rebuild takes over with no gap in answers: a reader of the active version's checkpoint always gets the whole answer", () => {
+    const schema = freshSchema()
+    const version = (v: number) => Projector.view({ name: "totals", version: v, codec: Tally.codec, view: Tally.totals, state: Tally.totalsCodec })
+    return Effect.gen(function*() {
+      const store = yield* EventStore
+      const checkpoints = yield* CheckpointStore
+      for (let index = 0; index < 10; index++) yield* store.append("counter-a", Array.from({ length: 50 }, () => Tally.added(1)))
+      const last = yield* Effect.map(Stream.runLast(store.readAll()), (event) => Option.getOrThrow(event).position)
+      const v1 = yield* Projector.start(version(1))
+      yield* v1.waitFor(last)
+      yield* checkpoints.activate("totals", 1)
+      // A reader, as another process would read: the active version, then its checkpoint row.
+      const answers: Array<number | undefined> = []
+      const read = Effect.gen(function*() {
+        const active = yield* checkpoints.active("totals")
+        const saved = yield* checkpoints.load(`totals@${active ?? 0}`)
+        const state = saved?.state
+        answers.push(typeof state === "object" && state !== null && !Array.isArray(state) && "counter-a" in state ? Number(state["counter-a"]) : undefined)
+      })
+      const reader = yield* Effect.forkChild(Effect.forever(Effect.andThen(read, Effect.sleep("1 millis"))))
+      // v2 rebuilds from the start beside v1, one event per checkpoint, then takes over.
+      const v2 = yield* Projector.start(version(2), { batch: 1 })
+      const current = yield* Projector.takeOver(v1, v2)
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(reader)
+      assert.strictEqual(yield* checkpoints.active("totals"), 2)
+      assert.deepStrictEqual(yield* current.state, { "counter-a": 500 })
+      assert.isTrue(answers.length > 10, `only ${answers.length} answers`)
+      assert.deepStrictEqual(answers.filter((answer) => answer !== 500), [], "an answer was missing or partial")
+      const v1Status = yield* v1.status
+      assert.strictEqual(v1Status.phase, "stopped")
     }).pipe(Effect.scoped, Effect.provide(both(schema)))
   })
 })

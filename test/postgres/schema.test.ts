@@ -101,6 +101,35 @@ postgresSuite("EventStorePostgres schema", (database) => {
     })
   })
 
+  it.live("an application role granted only USAGE, SELECT and INSERT runs a store another role migrated", () => {
+    const schema = freshSchema()
+    const role = `app_${schema}`
+    const asRole = new URL(database.url())
+    asRole.username = role
+    return Effect.gen(function*() {
+      yield* withStore(schema, EventStore.use((store) => store.append("order-1", events(1))))
+      const pool = yield* rawPool(database.url(), 1)
+      yield* pool.unsafe(`CREATE ROLE ${role} LOGIN`)
+      yield* Effect.addFinalizer(() => Effect.ignore(pool.unsafe(`DROP OWNED BY ${role}; DROP ROLE ${role}`)))
+      yield* pool.unsafe(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`)
+      yield* pool.unsafe(`GRANT SELECT, INSERT ON ${schema}.es_events TO ${role}`)
+      yield* pool.unsafe(`GRANT SELECT ON ${schema}.es_meta, ${schema}.events TO ${role}`)
+      const read = yield* Effect.provide(
+        EventStore.use((store) =>
+          Effect.andThen(store.append("order-1", events(1), 1), Stream.runCollect(Stream.take(store.subscribe(), 2)))
+        ),
+        Layer.fresh(EventStorePostgres.layer({ url: asRole.href, schema }))
+      )
+      assert.deepStrictEqual(read.map((event) => event.version), [1, 2])
+      // Creating a store is another matter: that needs CREATE on the database.
+      const refused = yield* Effect.exit(Effect.provide(
+        EventStore.use((store) => store.streamVersion("order-1")),
+        Layer.fresh(EventStorePostgres.layer({ url: asRole.href, schema: freshSchema() }))
+      ))
+      assert.isTrue(Exit.isFailure(refused))
+    }).pipe(Effect.scoped)
+  })
+
   it.live("refuses a schema name that is not a plain identifier", () =>
     Effect.gen(function*() {
       const refused = yield* Effect.exit(withStore("Robert'); DROP TABLE x;--", EventStore.use((store) => store.streamVersion("a"))))

@@ -27,7 +27,8 @@ export class FileStoreLocked extends Data.TaggedError("FileStoreLocked")<{
       ? `event store ${this.directory} is already open in this process (pid ${this.holderPid}) since ${since}: ` +
         "use that layer, or close its scope before opening the store again"
       : `event store ${this.directory} is locked by the live process ${this.holderPid} (pid as seen from its own ` +
-        `container) since ${since}: stop that process or close its store, then open again; ` +
+        `container) since ${since}: to read beside it, open the store with EventStoreFile.layerReadOnly; ` +
+        "to write, stop that process or close its store, then open again; " +
         "a lock is released when its process exits, so never delete LOCK files by hand"
   }
 }

@@ -170,17 +170,25 @@ export class LogFollower {
     while (this.segment < last) await this.readSealed()
     const end = await this.completeEnd(last, size)
     if (end > this.offset) {
-      const handle = await this.io.open(file, "r")
-      try {
-        await this.io.datasync(handle)
-      } finally {
-        await handle.close()
-      }
+      await this.syncData(file)
       // A writer that started meanwhile is followed instead (its feed says how far).
       if (await this.findWriter()) return
       await this.scan(end)
     }
     this.seen = { segment: last, size }
+  }
+
+  // Makes the bytes of `file` durable. A read-only file system has nothing unsynced to
+  // write (and may refuse the call).
+  private async syncData(file: string): Promise<void> {
+    const handle = await this.io.open(file, "r")
+    try {
+      await this.io.datasync(handle).catch((cause: unknown) => {
+        if (!(cause instanceof Error && Reflect.get(cause, "code") === "EROFS")) throw cause
+      })
+    } finally {
+      await handle.close()
+    }
   }
 
   // Where the complete records of the last segment end (a torn tail is left as it is).

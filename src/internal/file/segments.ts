@@ -117,7 +117,8 @@ const tornByPowerLoss = (rest: Buffer, offset: number, good: number): boolean =>
  * gets a window of its own size.
  */
 class SegmentWindow {
-  private buffer = Buffer.allocUnsafe(chunkBytes)
+  // Sized by the first read: a read-only store scans the few new bytes of each flush.
+  private buffer = Buffer.allocUnsafe(0)
   private start = 0 // file offset of buffer[0]
   private end = 0 // bytes of buffer holding file data
 

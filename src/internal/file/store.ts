@@ -7,7 +7,9 @@
  *   on the decision: it numbers the batch in the index and queues it on the writer;
  * - `writer.ts` (`GroupCommitWriter`) writes and syncs queued records and knows what is
  *   durable;
- * - `reader.ts` (`RecordReader`) reads and decodes records; the reads below choose which.
+ * - `reader.ts` (`RecordReader`) reads and decodes records; the reads below choose which;
+ * - `durableFeed.ts` tells read-only stores in other processes (`readOnly.ts`) how far
+ *   the log is durable, over the lock socket. They read through `makeService` too.
  *
  * Appends decide synchronously against the index, so concurrent appends are serialised
  * by the event loop with no lock.
@@ -35,6 +37,7 @@ import type {
   SubscribeOptions
 } from "../../EventStore.js"
 import * as Contract from "../contract.js"
+import * as StoreProbe from "../storeProbe.js"
 import * as Subscription from "../subscription.js"
 import { makeAppend } from "./appender.js"
 import { FileStoreCorrupt, FileStoreLocked } from "./errors.js"
@@ -102,7 +105,13 @@ const openParts = (options: StoreOptions) =>
       Effect.sync(() => new RecordReader(directory, index)),
       (reader) => Effect.promise(() => reader.close())
     )
-    return { index, writer, reader, report }
+    // Recording times never go backwards, across restarts too: appends start from the
+    // last record's time.
+    const records = index.table.size
+    const lastRecordedAt = records === 0
+      ? Number.NEGATIVE_INFINITY
+      : yield* Effect.tryPromise({ try: () => reader.recordedAtOf(records - 1), catch: toStorageError(`reading ${directory}`) })
+    return { index, writer, reader, report, lastRecordedAt }
   })
 
 /**
@@ -119,9 +128,10 @@ export const openStore = (
   StorageError | FileStoreLocked | FileStoreCorrupt,
   Scope.Scope
 > =>
-  Effect.map(openParts(options), ({ index, writer, reader, report }) => {
+  Effect.map(openParts(options), ({ index, writer, reader, report, lastRecordedAt }) => {
     const { directory } = options
-    return { service: makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader) }), report }
+    const service = makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader, lastRecordedAt) })
+    return { service: StoreProbe.attach(service, writer.probe), report }
   })
 
 /**
@@ -207,7 +217,15 @@ export const makeService = ({ directory, index, durable: writer, reader, append 
       const high = direction === "forward" ? Math.min(to ?? last, last) : Math.min(from ?? last, last)
       if (low > high) return Stream.empty
       const list = streamRecordList(entry, low, high, direction === "backward")
-      const selection: Selection = { afterPosition: 0, lowVersion: low, highVersion: high, match: undefined }
+      // `asOf` drops the events recorded after it, which since recording times never go
+      // backwards are the stream's newest: the records are still read (a scan).
+      const asOf = Contract.asOfMillis(options)
+      const selection: Selection = {
+        afterPosition: 0,
+        lowVersion: low,
+        highVersion: high,
+        match: asOf === undefined ? undefined : (_streamId, _type, _metadata, recordedAt) => recordedAt <= asOf
+      }
       const events = reader.stream(list, () => true, selection, direction === "backward")
       return limit === undefined ? events : Stream.take(events, limit)
     })
@@ -215,10 +233,9 @@ export const makeService = ({ directory, index, durable: writer, reader, append 
   // Events by the contract's matcher; whole records skipped first by the category part
   // of the same matcher, so a filtered read decodes only the streams it may deliver.
   const selectionAfter = (after: Position, filter: EventFilter | undefined) => {
-    const categories = filter?.categories
-    const byStream = categories === undefined ? undefined : Contract.matcher({ categories })
+    const byStream = Contract.categoryMatcher(filter?.categories)
     const selection: Selection = { afterPosition: after, lowVersion: 0, highVersion: Infinity, match: Contract.matcher(filter) }
-    const keepRecord = byStream === undefined ? () => true : (record: number) => byStream(index.streamOf(record).streamId, "")
+    const keepRecord = byStream === undefined ? () => true : (record: number) => byStream(index.streamOf(record).streamId)
     return { selection, keepRecord }
   }
 

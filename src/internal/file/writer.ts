@@ -13,6 +13,7 @@
 import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
 import { StorageError } from "../../EventStore.js"
+import * as StoreProbe from "../storeProbe.js"
 import type { KnownRecord } from "./decisions.js"
 import { writeIdx } from "./indexFile.js"
 import type { FileIo } from "./io.js"
@@ -66,6 +67,8 @@ export class GroupCommitWriter {
   durablePosition: number
   /** Set by the first failed write or sync; every later append fails with it. */
   failure: StorageError | undefined = undefined
+  /** Told about each group commit and each sync, when someone listens. */
+  readonly probe: StoreProbe.StoreProbe = StoreProbe.make()
   /** Called after each flush made more records durable (the durable-end feed). */
   onDurable: (() => void) | undefined = undefined
   private collecting: Group | undefined = undefined
@@ -199,12 +202,13 @@ export class GroupCommitWriter {
           offset += table.length(record)
         }
         await writeFully(this.options.io, this.handle, group.frames, this.segmentBytes)
-        if (this.options.sync === "durable") await this.options.io.datasync(this.handle)
+        if (this.options.sync === "durable") await this.sync()
         this.segmentBytes = offset
       } catch (cause) {
         this.fail(group, cause)
         break
       }
+      this.probe.groupCommitted?.(group.records.length, group.lastPosition - this.durablePosition)
       this.durableRecords += group.records.length
       this.durablePosition = group.lastPosition
       for (const record of group.records) this.inflight.delete(record)
@@ -215,6 +219,15 @@ export class GroupCommitWriter {
     }
     this.loopRunning = false
     for (const drained of this.drainWaiters.splice(0)) drained()
+  }
+
+  // Timed only while someone listens: otherwise not even a clock read.
+  private async sync(): Promise<void> {
+    const { synced } = this.probe
+    if (synced === undefined) return this.options.io.datasync(this.handle)
+    const began = performance.now()
+    await this.options.io.datasync(this.handle)
+    synced(performance.now() - began)
   }
 
   private fail(group: Group, cause: unknown): void {

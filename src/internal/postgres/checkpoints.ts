@@ -62,19 +62,25 @@ export const makeCheckpointStore = (sql: SqlClient, schema: string): CheckpointS
   const query = (key: string, what: string, statement: string, parameters: ReadonlyArray<unknown>) =>
     Effect.mapError(sql.unsafe<Row>(statement, parameters), failed(key, what))
 
+  // Who holds the key, as its row says (the holder writes it right after taking the lock).
   const refusal = (key: string) =>
     query(key, "looking up the projection's runner", statements.holder, [key]).pipe(
-      Effect.flatMap((rows) => Effect.mapError(decode(() => rows[0] === undefined ? undefined : rows[0]), failed(key, "looking up the projection's runner"))),
-      Effect.map((row) => {
-        const pid = row === undefined ? undefined : integerOrNull(row, "owner_pid")
-        const holderHost = row === undefined || row.owner_host === null ? undefined : text(row, "owner_host")
-        return new ProjectionAlreadyRunning({
-          key,
-          lock: `PostgreSQL advisory lock on the projection in schema ${schema}`,
-          ...(pid === undefined ? {} : { holderPid: pid }),
-          ...(holderHost === undefined || holderHost === host ? {} : { holderHost })
-        })
-      }),
+      Effect.flatMap((rows) =>
+        Effect.mapError(
+          decode(() => {
+            const row = rows[0]
+            const pid = row === undefined ? undefined : integerOrNull(row, "owner_pid")
+            const holderHost = row === undefined || row.owner_host === null ? undefined : text(row, "owner_host")
+            return new ProjectionAlreadyRunning({
+              key,
+              lock: `PostgreSQL advisory lock on the projection in schema ${schema}`,
+              ...(pid === undefined ? {} : { holderPid: pid }),
+              ...(holderHost === undefined || holderHost === host ? {} : { holderHost })
+            })
+          }),
+          failed(key, "looking up the projection's runner")
+        )
+      ),
       Effect.flatMap(Effect.fail)
     )
 
@@ -111,7 +117,7 @@ export const makeCheckpointStore = (sql: SqlClient, schema: string): CheckpointS
         return yield* new CheckpointError({
           key,
           reason: "another runner claimed the projection after this one (this runner's lock connection was lost); " +
-            "its batch was rolled back. Nothing was applied twice: leave the projection to the other runner"
+            "this runner's batch and its writes through this store's client were rolled back. Leave the projection to the other runner"
         })
       }
     })

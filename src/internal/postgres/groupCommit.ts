@@ -25,6 +25,7 @@
 import { Deferred, Effect } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { StorageError } from "../../EventStore.js"
+import * as StoreProbe from "../storeProbe.js"
 import type { EncodedAppend } from "./checks.js"
 import { maxEventsPerTransaction } from "./sql.js"
 
@@ -77,6 +78,8 @@ export class GroupCommitter {
   private readonly inFlight = new Set<string>()
   private work: Deferred.Deferred<void> | undefined
   private closed = false
+  /** Told about each committed statement, when someone listens. */
+  readonly probe: StoreProbe.StoreProbe = StoreProbe.make()
 
   constructor(
     private readonly run: RunGroup,
@@ -172,7 +175,11 @@ export class GroupCommitter {
 
   private settle(group: ReadonlyArray<Pending>, outcomes: ReadonlyArray<Outcome>): Effect.Effect<void> {
     return Effect.sync(() => {
-      if (outcomes.some((outcome) => outcome._tag === "Appended")) this.onCommitted()
+      if (outcomes.some((outcome) => outcome._tag === "Appended")) {
+        this.onCommitted()
+        const { groupCommitted } = this.probe
+        if (groupCommitted !== undefined) groupCommitted(group.length, group.reduce((events, pending) => events + pending.submitted.append.events.length, 0))
+      }
       group.forEach((pending, index) => {
         const outcome = outcomes[index]
         Deferred.doneUnsafe(

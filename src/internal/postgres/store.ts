@@ -17,6 +17,7 @@ import type { Outcome, RunGroup } from "./groupCommit.js"
 import * as Reader from "./reader.js"
 import type { ReaderContext } from "./reader.js"
 import { judgeRetry } from "../contract.js"
+import * as StoreProbe from "../storeProbe.js"
 import { boolean, decode, integer, integerOrNull, recordedEvent, text } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { checkedOffset, migrate } from "./schema.js"
@@ -76,6 +77,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
   const schemaVersions: Array<number> = []
   const data: Array<string> = []
   const metadata: Array<string> = []
+  const correlationIds: Array<string> = []
   group.forEach(({ append, recordedAt: at }, index) => {
     appendIndex.push(index)
     streams.push(append.streamId)
@@ -90,6 +92,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
       schemaVersions.push(event.schemaVersion)
       data.push(event.data)
       metadata.push(event.metadata)
+      correlationIds.push(event.correlationId ?? "")
     })
   })
   return sql.unsafe<Row>(statements.append, [
@@ -105,7 +108,8 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
     schemaVersions,
     data,
     metadata,
-    BigInt(offset)
+    BigInt(offset),
+    correlationIds
   ]).pipe(
     // A row the statement cannot have produced is a defect of this module, not a race.
     Effect.flatMap((rows) => Effect.orDie(decode(() => rows.map(outcomeOf))))
@@ -237,13 +241,13 @@ export const makeStore = (
       return { horizon: Number(firstHeld), head, heldBack, ...(heldSince instanceof Date ? { heldSince } : {}) }
     })
 
-    const store = EventStore.of({
+    const store = StoreProbe.attach(EventStore.of({
       append,
       readStream: (streamId, options) => Reader.readStream(context, streamId, options),
       readAll: (options) => Reader.readAll(context, options),
       subscribe: (options) => Reader.subscribe(context, options),
       streamVersion
-    })
+    }), committer.probe)
     return { store, lag }
   })
 
