@@ -28,12 +28,10 @@
 import { spawnSync } from "node:child_process"
 import { cpus, loadavg, totalmem } from "node:os"
 import { parseArgs } from "node:util"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { Schema } from "effect"
 import { suites } from "./suites.js"
 import type { Bar, Suite } from "./suites.js"
-import { eventCount, expectedBalance, expectedFleetBalance, expectedFold, expectedHotBalance, payloadCount, payloads, runWorkload, withEvents, withInFlight, workloads } from "./workloads.js"
+import { collectGarbage, eventCount, expectedBalance, expectedFleetBalance, expectedFold, expectedHotBalance, payloadCount, payloads, runWorkload, withEvents, withInFlight, workloads } from "./workloads.js"
 import type { Measurement, Target, Workload, WorkloadSpec } from "./workloads.js"
 
 // ---------------------------------------------------------------------------
@@ -48,7 +46,10 @@ const Cell = Schema.Struct({
   /** events/s of each timed run. */
   rates: Schema.Array(Schema.Number),
   firsts: Schema.Array(Schema.Number),
-  lasts: Schema.Array(Schema.Number)
+  lasts: Schema.Array(Schema.Number),
+  /** The runs' memory figures (bytes), when the target measured one, and what they are. */
+  memory: Schema.Array(Schema.Number),
+  memoryWhat: Schema.optional(Schema.String)
 })
 type Cell = typeof Cell.Type
 
@@ -132,20 +133,8 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
 // One process
 // ---------------------------------------------------------------------------
 
-// A full GC before every timed run, so no run pays for the garbage of the one before
-// (each leaves a whole store behind). `--expose-gc` set at run time gives a fresh
-// context its `gc` function without needing the flag on the command line.
-const gcFunction = ((): unknown => {
-  const exposed: unknown = Reflect.get(globalThis, "gc")
-  if (typeof exposed === "function") return exposed
-  setFlagsFromString("--expose-gc")
-  const created: unknown = runInNewContext("gc")
-  return created
-})()
-
-const collectGarbage = (): void => {
-  if (typeof gcFunction === "function") gcFunction()
-}
+// A full GC before every timed run (`collectGarbage`), so no run pays for the garbage of
+// the one before (each leaves a whole store behind).
 
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`)
@@ -202,7 +191,10 @@ const runProcess = async (options: Options): Promise<ProcessResult> => {
   const results: Array<ProcessResult["results"][number]> = []
   try {
     for (const workload of selected) {
-      const cells = new Map<Target, { n: number; rates: Array<number>; firsts: Array<number>; lasts: Array<number> }>()
+      const cells = new Map<
+        Target,
+        { n: number; rates: Array<number>; firsts: Array<number>; lasts: Array<number>; memory: Array<number>; memoryWhat?: string }
+      >()
       const run = async (target: Target, spec: WorkloadSpec): Promise<Measurement | undefined> => {
         collectGarbage()
         const m = await runWorkload(target, spec, data)
@@ -221,8 +213,12 @@ const runProcess = async (options: Options): Promise<ProcessResult> => {
           const spec = specFor(options.suite, workload, target, options.scale)
           const m = await run(target, spec)
           if (m === undefined) continue
-          const cell = cells.get(target) ?? { n: m.events, rates: [], firsts: [], lasts: [] }
+          const cell = cells.get(target) ?? { n: m.events, rates: [], firsts: [], lasts: [], memory: [] }
           cell.rates.push(m.events / m.seconds)
+          if (m.memory !== undefined) {
+            cell.memory.push(m.memory.bytes)
+            cell.memoryWhat = m.memory.what
+          }
           if (m.first !== undefined) cell.firsts.push(m.first)
           if (m.last !== undefined) cell.lasts.push(m.last)
           cells.set(target, cell)
@@ -261,6 +257,9 @@ interface Summary {
   readonly max: number
   readonly first: number | undefined
   readonly last: number | undefined
+  /** Median memory figure over processes (bytes), and what it is. */
+  readonly memory: number | undefined
+  readonly memoryWhat: string | undefined
 }
 
 /**
@@ -283,6 +282,7 @@ const summarize = (processes: ReadonlyArray<ProcessResult>): ReadonlyArray<{ wor
       const spread = cells.length === 1 ? (cells[0]?.rates ?? []) : perProcess
       const firsts = cells.map((c) => median(c.firsts)).filter((x) => x !== undefined)
       const lasts = cells.map((c) => median(c.lasts)).filter((x) => x !== undefined)
+      const memory = cells.map((c) => median(c.memory)).filter((x) => x !== undefined)
       return {
         target,
         role: cells[0]?.role ?? "peer",
@@ -291,7 +291,9 @@ const summarize = (processes: ReadonlyArray<ProcessResult>): ReadonlyArray<{ wor
         min: Math.min(...spread),
         max: Math.max(...spread),
         first: median(firsts),
-        last: median(lasts)
+        last: median(lasts),
+        memory: median(memory),
+        memoryWhat: cells.find((c) => c.memoryWhat !== undefined)?.memoryWhat
       }
     })
     return { workload: id, rows }
@@ -324,20 +326,41 @@ interface Line {
   readonly verdict: string
 }
 
+// Each miss says by how much: the factor the subject's figure must still grow by.
 const judge = (bar: Bar | undefined, subject: Summary | undefined, ratio: number | undefined, belowLimit: number | undefined): string => {
   if (bar === undefined || subject === undefined) return ""
   const misses: Array<string> = []
-  if (bar.minRate !== undefined && subject.rate < bar.minRate) misses.push(`rate < ${fmtRate(bar.minRate)}`)
-  if (bar.minRatio !== undefined && (ratio === undefined || ratio < bar.minRatio)) misses.push(`ratio < ${bar.minRatio}x`)
+  const short = (have: number, want: number): string => `${fmtRatio(want / have)}x short`
+  if (bar.minRate !== undefined && subject.rate < bar.minRate) {
+    misses.push(`rate ${fmtRate(subject.rate)} < ${fmtRate(bar.minRate)}: ${short(subject.rate, bar.minRate)}`)
+  }
+  if (bar.minRatio !== undefined && (ratio === undefined || ratio < bar.minRatio)) {
+    misses.push(ratio === undefined ? `no peer for ratio ≥ ${bar.minRatio}x` : `ratio ${fmtRatio(ratio)}x < ${bar.minRatio}x: ${short(ratio, bar.minRatio)}`)
+  }
   if (bar.minFlatness !== undefined) {
     const flat = subject.first !== undefined && subject.last !== undefined ? subject.last / subject.first : 0
-    if (flat < bar.minFlatness) misses.push(`last/first < ${bar.minFlatness}`)
+    if (flat < bar.minFlatness) misses.push(`last/first ${flat.toFixed(2)} < ${bar.minFlatness.toFixed(2)}`)
   }
   if (bar.maxBelowLimit !== undefined && (belowLimit === undefined || belowLimit > bar.maxBelowLimit)) {
-    misses.push(`more than ${bar.maxBelowLimit}x below the disk`)
+    misses.push(
+      belowLimit === undefined
+        ? "no disk figure to compare with"
+        : `${fmtRatio(belowLimit)}x below the disk, more than ${bar.maxBelowLimit}x: ${short(bar.maxBelowLimit, belowLimit)}`
+    )
   }
-  return misses.length === 0 ? "meets bar" : `BELOW BAR (${misses.join(", ")})`
+  return misses.length === 0 ? "meets bar" : `BELOW BAR (${misses.join("; ")})`
 }
+
+// The memory figures, one line per workload and target that measured one.
+const memoryLines = (summary: ReturnType<typeof summarize>): ReadonlyArray<string> =>
+  summary.flatMap(({ workload, rows }) =>
+    rows.flatMap((r) =>
+      r.memory === undefined ? [] : [
+        `${workload} ${r.target}: ${r.memoryWhat === "peak RSS growth" ? `${(r.memory / 2 ** 20).toFixed(1)} MiB` : `${fmtRate(r.memory)} bytes`} ` +
+        `${r.memoryWhat ?? ""} (n=${fmtRate(r.n)} events${r.memoryWhat === "peak RSS growth" ? `, ${(r.memory / r.n).toFixed(1)} bytes per event read` : ""})`
+      ]
+    )
+  )
 
 const lines = (suite: Suite, summary: ReturnType<typeof summarize>): ReadonlyArray<Line> =>
   summary.map(({ workload, rows }) => {
@@ -377,6 +400,8 @@ const printText = (summary: ReturnType<typeof summarize>, suite: Suite, processe
     const limit = anyLimit ? `${pad(l.belowLimit === undefined ? "-" : `${fmtRatio(l.belowLimit)}x`, 15)} ` : ""
     out.push(`${pad(l.workload, 8)} ${pad(l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}x${capped}`, 30)} ${limit}${l.verdict}`)
   }
+  const memory = memoryLines(summary)
+  if (memory.length > 0) out.push("", "memory use (medians, taken after the clock stopped or beside it):", ...memory.map((m) => `  ${m}`))
   process.stdout.write(`${out.join("\n")}\n`)
 }
 
@@ -407,6 +432,8 @@ const printMarkdown = (summary: ReturnType<typeof summarize>, suite: Suite): voi
         `${l.ratio === undefined ? "-" : `${fmtRatio(l.ratio)}×`} |${limit} ${l.verdict} |`
     )
   }
+  const memory = memoryLines(summary)
+  if (memory.length > 0) out.push("", ...memory.map((m) => `- memory, ${m}`))
   process.stdout.write(`${out.join("\n")}\n`)
 }
 

@@ -9,6 +9,8 @@
  * Adding a target (the `file` and `handler` suites): write `bench/targets/<name>.ts`
  * exporting a `Target`, and list it in a suite in `bench/suites.ts`.
  */
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 
 // ---------------------------------------------------------------------------
 // Payloads
@@ -358,6 +360,49 @@ export interface Measurement {
   readonly first?: number
   readonly last?: number
   readonly check?: number
+  /** A memory figure taken after the clock stopped (see `MemoryUse`). */
+  readonly memory?: MemoryUse
+}
+
+/**
+ * What a store holds in memory: the heap it retains per event once the workload is done
+ * (after a full GC), or how far the process's RSS rose above where it started while the
+ * workload ran (a read that must not hold every event at once).
+ */
+export interface MemoryUse {
+  readonly what: "heap retained per event" | "peak RSS growth"
+  readonly bytes: number
+}
+
+/** A full GC (`--expose-gc` set at run time), so heap figures count only what is still reachable. */
+export const collectGarbage = (() => {
+  const exposed: unknown = Reflect.get(globalThis, "gc")
+  if (typeof exposed === "function") return () => void exposed()
+  setFlagsFromString("--expose-gc")
+  const created: unknown = runInNewContext("gc")
+  return typeof created === "function" ? () => void created() : () => undefined
+})()
+
+/** The heap in use after a full GC: take it before a store is built and again after. */
+export const heapAfterGc = (): number => {
+  collectGarbage()
+  return process.memoryUsage().heapUsed
+}
+
+/**
+ * Samples the process's RSS every 20 ms until `stop` is called, which returns the peak
+ * above the RSS at the start. A timer, not a per-event hook, so the timed loop pays nothing.
+ */
+export const watchRss = (): (() => number) => {
+  const start = process.memoryUsage.rss()
+  let peak = start
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss())
+  }, 20)
+  return () => {
+    clearInterval(timer)
+    return Math.max(peak, process.memoryUsage.rss()) - start
+  }
 }
 
 /** Runs one workload of kind `K` on a fresh store. */

@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { Effect, Stream } from "effect"
 import { EventStore } from "../../src/EventStore.js"
 import { layer } from "../../src/EventStoreFile.js"
-import { now } from "../workloads.js"
+import { now, watchRss } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
 import { events, singles, storeRunners } from "./eskernel-store.js"
 
@@ -122,9 +122,12 @@ export const eskernelFile: Target = {
       const directory = await bigStore(spec.events, data)
       return runOn(directory, Effect.gen(function*() {
         const store = yield* EventStore
+        // RSS is sampled on a timer beside the read: the read must stream, never hold every event.
+        const stopWatching = watchRss()
         const t0 = now()
         const count = yield* Stream.runCount(store.readAll())
-        return { events: count, seconds: (now() - t0) / 1000 }
+        const seconds = (now() - t0) / 1000
+        return { events: count, seconds, memory: { what: "peak RSS growth", bytes: stopWatching() } }
       }))
     }
   }

@@ -14,5 +14,5 @@ const run = (program: Effect.Effect<Measurement, unknown, EventStore>): Promise<
 export const eskernelMemory: Target = {
   name: "es-kernel memory",
   role: "subject",
-  runners: storeRunners(run)
+  runners: storeRunners(run, { heapPerEvent: true })
 }

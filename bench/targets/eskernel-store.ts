@@ -7,7 +7,7 @@
 import { Effect, Stream } from "effect"
 import { EventStore, limits } from "../../src/EventStore.js"
 import type { Json, NewEvent } from "../../src/EventStore.js"
-import { at, eventType, now, oneStreamMeasurement, windows } from "../workloads.js"
+import { at, eventType, heapAfterGc, now, oneStreamMeasurement, windows } from "../workloads.js"
 import type { Measurement, Payload, Target } from "../workloads.js"
 
 export const events = (data: ReadonlyArray<Payload>, n: number, offset = 0): Array<NewEvent> =>
@@ -24,9 +24,14 @@ const amountOf = (data: Json): number => {
   return typeof amount === "number" ? amount : Number.NaN
 }
 
-/** W1–W5 on the store `run` provides: a fresh one per call. */
+/**
+ * W1–W5 on the store `run` provides: a fresh one per call. With `heapPerEvent`, W1 also
+ * reports the heap the store retains per event once its appends are done (a full GC
+ * before the store fills and after the clock stops; the difference over the events).
+ */
 export const storeRunners = (
-  run: (program: Effect.Effect<Measurement, unknown, EventStore>) => Promise<Measurement>
+  run: (program: Effect.Effect<Measurement, unknown, EventStore>) => Promise<Measurement>,
+  options: { readonly heapPerEvent?: boolean } = {}
 ): Target["runners"] => ({
     roundRobin: (spec, data) => {
       const batches = singles(data, spec.events)
@@ -34,13 +39,17 @@ export const storeRunners = (
       return run(Effect.gen(function*() {
         const store = yield* EventStore
         const versions: Array<number> = names.map(() => 0)
+        const heapBefore = options.heapPerEvent === true ? heapAfterGc() : 0
         const t0 = now()
         for (let i = 0; i < spec.events; i++) {
           const s = i % spec.streams
           const result = yield* store.append(names[s] ?? "", batches[i] ?? [], versions[s] ?? 0)
           versions[s] = result.nextExpectedVersion
         }
-        return { events: spec.events, seconds: (now() - t0) / 1000 }
+        const seconds = (now() - t0) / 1000
+        if (options.heapPerEvent !== true) return { events: spec.events, seconds }
+        const bytes = (heapAfterGc() - heapBefore) / spec.events
+        return { events: spec.events, seconds, memory: { what: "heap retained per event", bytes } }
       }))
     },
 

@@ -29,7 +29,7 @@ import type {
   RecordedEvent,
   SubscribeOptions
 } from "../EventStore.js"
-import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, jsonBytes, NotJson, resetSize } from "./json.js"
+import { addSize, copyJson, copyMetadata, emptyMetadata, exceedsSize, highSize, isFields, jsonBytes, NotJson, resetSize } from "./json.js"
 import { quote } from "./text.js"
 
 // ---------------------------------------------------------------------------
@@ -125,9 +125,6 @@ const checkMetadataIds = (metadata: Metadata): string | undefined => {
 }
 
 // Checks and copies one event, counting its JSON size into the running batch size.
-const isFields = (value: unknown): value is { readonly [key: string]: unknown } =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
 const prepareEvent = (event: unknown, index: number): PreparedEvent | string => {
   if (!isFields(event)) return `event ${index} is not an object`
   const { type, eventId, schemaVersion } = event

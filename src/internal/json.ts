@@ -62,13 +62,17 @@ const isPlainObject = (value: object): boolean => {
 
 // A copied object gets an own `__proto__` key through defineProperty: plain assignment
 // would silently replace the copy's prototype instead.
-const setKey = (target: Record<string, Json>, key: string, value: Json): void => {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
-  } else {
-    target[key] = value
-  }
+const setProtoKey = (target: Record<string, Json>, value: Json): void => {
+  Object.defineProperty(target, "__proto__", { value, enumerable: true, writable: true, configurable: true })
 }
+
+/**
+ * Whether `value` is an object other than an array, whose string keys can be read.
+ *
+ * @internal
+ */
+export const isFields = (value: unknown): value is { readonly [key: string]: unknown } =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 // The objects and arrays being walked, outermost first: a value already on it is a cycle.
 // Shared by every walk (they are synchronous) and trimmed back at the end of each.
@@ -115,14 +119,18 @@ const walk = (value: unknown): Json => {
         return Object.freeze(copy)
       }
       highBytes += 2
+      const fields = isFields(value) ? value : {}
       const copy: Record<string, Json> = {}
-      for (const key in value) {
+      // `fields[key]` straight inside the for-in (no `Reflect.get`, no helper call per key)
+      // is the form V8 reads through the loop's enum cache: the copy's hottest line.
+      for (const key in fields) {
         // for-in also visits inherited enumerable keys; a plain object has none unless
         // Object.prototype has been polluted.
-        if (Object.prototype.hasOwnProperty.call(value, key)) {
-          highBytes += 6 * key.length + 4
-          setKey(copy, key, walk(Reflect.get(value, key)))
-        }
+        if (!Object.prototype.hasOwnProperty.call(fields, key)) continue
+        highBytes += 6 * key.length + 4
+        const field = walk(fields[key])
+        if (key === "__proto__") setProtoKey(copy, field)
+        else copy[key] = field
       }
       ancestors.pop()
       return Object.freeze(copy)
@@ -205,12 +213,15 @@ export const copyMetadata = (value: unknown, root = "metadata"): Metadata | NotJ
     const copy: Record<string, Json> = {}
     ancestors.push(value)
     highBytes += 2
-    for (const key in value) {
-      if (!Object.prototype.hasOwnProperty.call(value, key)) continue
-      const field: unknown = Reflect.get(value, key)
+    const fields = isFields(value) ? value : {}
+    for (const key in fields) {
+      if (!Object.prototype.hasOwnProperty.call(fields, key)) continue
+      const field = fields[key]
       if (field === undefined) continue
       highBytes += 6 * key.length + 4
-      setKey(copy, key, walk(field))
+      const copied = walk(field)
+      if (key === "__proto__") setProtoKey(copy, copied)
+      else copy[key] = copied
     }
     ancestors.pop()
     return Object.freeze(copy)
