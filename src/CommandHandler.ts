@@ -319,8 +319,11 @@ const readOnto = <C, S, E, R>(
       return undefined
     }
     const { at } = upTo
-    const events = store.readStream(streamId, upTo.version !== undefined ? { to: upTo.version } : from === undefined ? {} : { from: from.version + 1 })
-    return (at === undefined ? events : Stream.takeWhile(events, (recorded) => recorded.recordedAt <= at)).pipe(
+    const range = upTo.version !== undefined ? { to: upTo.version } : from === undefined ? {} : { from: from.version + 1 }
+    // The store reads the stream as of `at`: recording times never go backwards, so that
+    // is the stream up to the last event recorded at or before it.
+    const events = store.readStream(streamId, at === undefined ? range : { ...range, asOf: at })
+    return events.pipe(
       Stream.runForEachArray((chunk) => {
         for (const recorded of chunk) {
           const failure = apply(recorded)

@@ -179,6 +179,10 @@ export interface AppendResult {
  *   version backward).
  * - `to`: the last version to deliver, inclusive (default: the end in that direction).
  * - `limit`: deliver at most this many events.
+ * - `asOf`: time travel — read the stream as it was at this instant: only events
+ *   recorded at or before it (`recordedAt <= asOf`). Since `recordedAt` never goes
+ *   backwards within a store, these are a prefix of the stream, so folding them gives
+ *   the state as of `asOf`. Backward, the read starts at the last such event.
  *
  * @since 0.1.0
  */
@@ -187,23 +191,52 @@ export interface ReadStreamOptions {
   readonly from?: number
   readonly to?: number
   readonly limit?: number
+  /** @since 0.2.0 */
+  readonly asOf?: Date
 }
 
 /**
- * Which events of the global log to deliver. An empty or absent list means "all".
+ * A half-open range of recording times: events with `from <= recordedAt < before`.
+ * Either end may be absent (unbounded on that side). Times compare to the millisecond,
+ * as `Date`s do.
+ *
+ * @since 0.2.0
+ */
+export interface TimeRange {
+  /** The earliest recording time delivered, inclusive. */
+  readonly from?: Date
+  /** The first recording time no longer delivered, exclusive. */
+  readonly before?: Date
+}
+
+/**
+ * Which events of the global log to deliver. Every condition given must hold (they are
+ * combined with AND); within one list, any entry may match (OR). An empty or absent list
+ * means "all".
+ *
+ * - `categories`: the stream's category (`categoryOf`) is one of these.
+ * - `types`: the event's type is one of these.
+ * - `correlationIds`: the event's `metadata.correlationId` is one of these, compared
+ *   exactly: everything one request caused, across streams. Events without a
+ *   correlation id never match a non-empty list.
+ * - `recordedAt`: the event was recorded within this range.
  *
  * @since 0.1.0
  */
 export interface EventFilter {
   readonly categories?: ReadonlyArray<string>
   readonly types?: ReadonlyArray<string>
+  /** @since 0.2.0 */
+  readonly correlationIds?: ReadonlyArray<string>
+  /** @since 0.2.0 */
+  readonly recordedAt?: TimeRange
 }
 
 /**
  * Options for reading the global log.
  *
  * - `from`: a checkpoint — deliver events strictly after this position (default `start`).
- * - `filter`: keep only these categories / types.
+ * - `filter`: keep only the events the filter matches (see `EventFilter`).
  * - `limit`: deliver at most this many (matching) events.
  *
  * @since 0.1.0
@@ -215,7 +248,9 @@ export interface ReadAllOptions {
 }
 
 /**
- * Options for a subscription: catch-up from `from` (exclusive), then live.
+ * Options for a subscription: catch-up from `from` (exclusive), then live, delivering
+ * only what `filter` matches (see `EventFilter`; a `recordedAt` range with a `before`
+ * makes a subscription that falls silent once the log passes it).
  *
  * @since 0.1.0
  */
@@ -285,7 +320,10 @@ export class InvalidAppend extends Data.TaggedError("InvalidAppend")<{
 }
 
 /**
- * The read options were malformed (a negative `from`, a non-positive `limit`, …).
+ * The read options were malformed (a negative `from`, a non-positive `limit`, a filter
+ * list that is not an array of strings, a time that is not a valid `Date`, a time range
+ * whose `from` is after its `before`, …). `reason` says which option and what to pass
+ * instead. Nothing was read.
  *
  * @since 0.1.0
  */
@@ -344,6 +382,10 @@ export type ReadError = InvalidRead | StorageError
  *   later with a lower position. Delivery is at-least-once across restarts: resume from
  *   the last position you processed.
  * - `streamVersion` is the stream's current version, `0` when it has no events.
+ * - `recordedAt` never goes backwards within a store: in global order (position), each
+ *   event's `recordedAt` is at or after the one before it, even when the clock steps
+ *   back or several processes append at once. Time ranges and `asOf` rely on it.
+ * - Filters (`EventFilter`) and `asOf` mean the same on every layer.
  *
  * @since 0.1.0
  */

@@ -528,12 +528,12 @@ interface Behind {
 }
 
 const measureBehind = (store: EventStore["Service"], from: Position, filter: EventFilter) => {
-  const matching = Contract.matcher(filter) ?? (() => true)
+  const matching = Contract.recordedMatcher(filter) ?? (() => true)
   return store.readAll({ from }).pipe(
     Stream.runFold(
       (): Behind => ({ head: from, count: 0, oldest: undefined }),
       (acc, recorded): Behind => {
-        const hit = matching(recorded.streamId, recorded.type)
+        const hit = matching(recorded)
         return {
           head: recorded.position,
           count: acc.count + (hit ? 1 : 0),

@@ -129,6 +129,26 @@ describe("EventStoreFile", () => {
       expect(recorded).toEqual(["2030-01-02T03:04:05.000Z"])
     })
 
+    it("never records a time before the last one, when the clock steps back and across a reopen", async () => {
+      const directory = freshDirectory()
+      const appendAt = (time: number, streamId: string) =>
+        Effect.runPromise(Effect.provide(
+          Effect.gen(function*() {
+            yield* TestClock.setTime(time)
+            const store = yield* EventStore
+            yield* store.append(streamId, [event("Added", 1)])
+            yield* TestClock.setTime(time - 3_600_000)
+            yield* store.append(streamId, [event("Added", 2)])
+          }),
+          Layer.merge(Layer.fresh(EventStoreFile.layer({ directory })), TestClock.layer())
+        ))
+      await appendAt(Date.UTC(2030, 0, 2), "order-1")
+      // Reopened with a clock an hour behind the last record.
+      await appendAt(Date.UTC(2030, 0, 1, 23), "order-2")
+      const recorded = await run(EventStoreFile.layer({ directory }), EventStore.use((store) => Stream.runCollect(store.readAll())))
+      expect(recorded.map((e) => e.recordedAt.toISOString())).toEqual(Array(4).fill("2030-01-02T00:00:00.000Z"))
+    })
+
     it("shares one datasync among concurrent appends (group commit)", async () => {
       const directory = freshDirectory()
       let syncs = 0

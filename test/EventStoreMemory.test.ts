@@ -23,6 +23,24 @@ describe("EventStoreMemory", () => {
       ])
     }).pipe(Effect.provide(EventStoreMemory.layer)))
 
+  it.effect("recordedAt never goes backwards when the clock steps back", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      yield* TestClock.setTime(Date.UTC(2024, 0, 1, 12))
+      yield* store.append("order-1", events(1))
+      yield* TestClock.setTime(Date.UTC(2024, 0, 1, 11))
+      yield* store.append("order-2", events(2))
+      yield* TestClock.setTime(Date.UTC(2024, 0, 1, 13))
+      yield* store.append("order-1", events(1))
+      const recorded = yield* Stream.runCollect(store.readAll())
+      assert.deepStrictEqual(recorded.map((e) => e.recordedAt.toISOString()), [
+        "2024-01-01T12:00:00.000Z",
+        "2024-01-01T12:00:00.000Z",
+        "2024-01-01T12:00:00.000Z",
+        "2024-01-01T13:00:00.000Z"
+      ])
+    }).pipe(Effect.provide(EventStoreMemory.layer)))
+
   it.effect("each build of the layer is a new, empty store", () =>
     Effect.gen(function*() {
       yield* EventStore.use((store) => store.append("order-1", events(1))).pipe(Effect.provide(EventStoreMemory.layer))

@@ -343,13 +343,45 @@ const isJsonShaped = (value: unknown): value is Json =>
 // Reads
 // ---------------------------------------------------------------------------
 
+const filterKeys = ["categories", "types", "correlationIds", "recordedAt"] as const
+const timeRangeKeys = ["from", "before"] as const
+
+// A key the caller probably meant as one of `known` (a typo, or `correlationId` for
+// `correlationIds`): silently ignoring it would deliver more than asked.
+const unknownKey = (value: object, known: ReadonlyArray<string>, where: string): string | undefined => {
+  const extra = Object.keys(value).find((key) => !known.includes(key))
+  return extra === undefined
+    ? undefined
+    : `${where} has no option ${quote(extra)}; its options are ${known.join(", ")}`
+}
+
+const isValidDate = (value: unknown): value is Date => value instanceof Date && !Number.isNaN(value.getTime())
+
+const checkTime = (value: unknown, where: string): string | undefined =>
+  value === undefined || isValidDate(value)
+    ? undefined
+    : `${where} must be a valid Date, got ${value instanceof Date ? "an invalid Date" : quote(value)}; pass new Date(milliseconds) or new Date("2024-01-31T12:00:00Z")`
+
+const checkTimeRange = (range: unknown): string | undefined => {
+  if (range === undefined) return undefined
+  if (!isFields(range)) return `filter.recordedAt must be an object { from?: Date, before?: Date }, got ${quote(range)}`
+  const bad = unknownKey(range, timeRangeKeys, "filter.recordedAt") ??
+    checkTime(range.from, "filter.recordedAt.from") ?? checkTime(range.before, "filter.recordedAt.before")
+  if (bad !== undefined) return bad
+  const { from, before } = range
+  return isValidDate(from) && isValidDate(before) && from.getTime() > before.getTime()
+    ? `filter.recordedAt.from (${from.toISOString()}) is after filter.recordedAt.before (${before.toISOString()}); swap them, or the range holds nothing`
+    : undefined
+}
+
 const checkFilter = (filter: unknown): string | undefined => {
   if (filter === undefined) return undefined
-  if (typeof filter !== "object" || filter === null) return "filter must be an object of categories and types"
+  if (!isFields(filter)) return `filter must be an object of ${filterKeys.join(", ")}, got ${quote(filter)}`
   const strings = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((item) => typeof item === "string"))
-  if (!strings(Reflect.get(filter, "categories"))) return "filter.categories must be an array of strings"
-  if (!strings(Reflect.get(filter, "types"))) return "filter.types must be an array of strings"
-  return undefined
+  for (const key of ["categories", "types", "correlationIds"] as const) {
+    if (!strings(filter[key])) return `filter.${key} must be an array of strings, got ${quote(filter[key])}; pass [] or leave it out to match all`
+  }
+  return unknownKey(filter, filterKeys, "filter") ?? checkTimeRange(filter.recordedAt)
 }
 
 const checkCheckpoint = (from: unknown): string | undefined =>
@@ -368,7 +400,7 @@ const orRead = (reason: string | undefined): InvalidRead | undefined =>
  */
 export const checkReadStream = (streamId: unknown, options: ReadStreamOptions | undefined): InvalidRead | undefined => {
   if (options !== undefined && (typeof options !== "object" || options === null)) return orRead("options must be an object")
-  const { direction, from, to, limit } = options ?? {}
+  const { direction, from, to, limit, asOf } = options ?? {}
   return orRead(
     checkName("the stream id", streamId) ??
       (direction !== undefined && direction !== "forward" && direction !== "backward"
@@ -377,7 +409,7 @@ export const checkReadStream = (streamId: unknown, options: ReadStreamOptions | 
         ? `from must be a non-negative integer version, got ${quote(from)}`
         : to !== undefined && !isCount(to)
         ? `to must be a non-negative integer version, got ${quote(to)}`
-        : checkLimit(limit))
+        : checkLimit(limit) ?? checkTime(asOf, "asOf"))
   )
 }
 
@@ -402,24 +434,86 @@ export const checkSubscribe = (options: SubscribeOptions | undefined): InvalidRe
 }
 
 /**
- * A predicate over `(streamId, type)` for a checked filter, or `undefined` when everything
- * matches. A category matches the stream ids it is the category of (`order` matches
- * `order-1` and `order`, not `orderline-1`); a category holding `-` matches nothing.
+ * What a filter looks at in an event: its stream, type, metadata and recording time in
+ * epoch milliseconds (a number, so a layer need not build a `Date` to test it).
  *
  * @internal
  */
-export const matcher = (filter: EventFilter | undefined): ((streamId: string, type: string) => boolean) | undefined => {
-  const categories = filter?.categories !== undefined && filter.categories.length > 0 ? filter.categories : undefined
-  const types = filter?.types !== undefined && filter.types.length > 0 ? new Set(filter.types) : undefined
-  if (categories === undefined && types === undefined) return undefined
+export type EventMatch = (streamId: string, type: string, metadata: Metadata, recordedAt: number) => boolean
+
+/**
+ * A predicate over stream ids for a checked list of categories, or `undefined` when the
+ * list is absent or empty. A category matches the stream ids it is the category of
+ * (`order` matches `order-1` and `order`, not `orderline-1`); a category holding `-`
+ * matches nothing.
+ *
+ * @internal
+ */
+export const categoryMatcher = (categories: ReadonlyArray<string> | undefined): ((streamId: string) => boolean) | undefined => {
+  if (categories === undefined || categories.length === 0) return undefined
   // Comparing prefixes in place avoids allocating each event's category string.
-  const inCategory = categories === undefined ? undefined : (streamId: string): boolean => {
+  return (streamId) => {
     for (const category of categories) {
       if (category.includes("-") || !streamId.startsWith(category)) continue
       if (streamId.length === category.length || streamId.charCodeAt(category.length) === 45) return true
     }
     return false
   }
-  return (streamId, type) => (types === undefined || types.has(type)) && (inCategory === undefined || inCategory(streamId))
 }
 
+/**
+ * The meaning of a checked filter, the one every layer implements (PostgreSQL in SQL,
+ * the others with this predicate), or `undefined` when everything matches:
+ *
+ * - categories as `categoryMatcher` says;
+ * - a type matches when it is one of `types`, exactly;
+ * - a correlation id matches when `metadata.correlationId` is a string equal to one of
+ *   `correlationIds`;
+ * - a recording time matches when `from <= recordedAt < before`, in milliseconds.
+ *
+ * Each condition given must hold; an empty list is no condition.
+ *
+ * @internal
+ */
+export const matcher = (filter: EventFilter | undefined): EventMatch | undefined => {
+  const inCategory = categoryMatcher(filter?.categories)
+  const types = nonEmptySet(filter?.types)
+  const correlationIds = nonEmptySet(filter?.correlationIds)
+  const from = filter?.recordedAt?.from?.getTime() ?? Number.NEGATIVE_INFINITY
+  const before = filter?.recordedAt?.before?.getTime() ?? Number.POSITIVE_INFINITY
+  const timed = from !== Number.NEGATIVE_INFINITY || before !== Number.POSITIVE_INFINITY
+  if (inCategory === undefined && types === undefined && correlationIds === undefined && !timed) return undefined
+  return (streamId, type, metadata, recordedAt) =>
+    (types === undefined || types.has(type)) &&
+    (correlationIds === undefined || hasCorrelationId(correlationIds, metadata)) &&
+    (!timed || (recordedAt >= from && recordedAt < before)) &&
+    (inCategory === undefined || inCategory(streamId))
+}
+
+/**
+ * `matcher` over recorded events.
+ *
+ * @internal
+ */
+export const recordedMatcher = (filter: EventFilter | undefined): ((event: RecordedEvent) => boolean) | undefined => {
+  const matches = matcher(filter)
+  return matches === undefined
+    ? undefined
+    : (event) => matches(event.streamId, event.type, event.metadata, event.recordedAt.getTime())
+}
+
+const nonEmptySet = (list: ReadonlyArray<string> | undefined): ReadonlySet<string> | undefined =>
+  list === undefined || list.length === 0 ? undefined : new Set(list)
+
+const hasCorrelationId = (correlationIds: ReadonlySet<string>, metadata: Metadata): boolean => {
+  const correlationId = metadata.correlationId
+  return typeof correlationId === "string" && correlationIds.has(correlationId)
+}
+
+/**
+ * The last recording time, in epoch milliseconds, a `readStream` with these checked
+ * options delivers (`asOf`), or `undefined` when it has no bound.
+ *
+ * @internal
+ */
+export const asOfMillis = (options: ReadStreamOptions | undefined): number | undefined => options?.asOf?.getTime()

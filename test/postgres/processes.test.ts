@@ -16,8 +16,8 @@ interface Report {
   readonly otherErrors: ReadonlyArray<string>
 }
 
-const runAppender = (url: string, schema: string, name: string): Promise<Report> => {
-  const child = spawnScript("test/postgres/appender.ts", [url, schema, name, "3", "2500"])
+const runAppender = (url: string, schema: string, name: string, skew = 0): Promise<Report> => {
+  const child = spawnScript("test/postgres/appender.ts", [url, schema, name, "3", "2500", String(skew)])
   let output = ""
   child.stdout?.on("data", (data: Buffer) => {
     output += data.toString()
@@ -53,6 +53,27 @@ postgresSuite("EventStorePostgres across processes", (database) => {
       }
       const positions = all.map((e) => e.position)
       assert.deepStrictEqual(positions, [...positions].sort((a, b) => a - b))
+    }).pipe(Effect.provide(Layer.fresh(EventStorePostgres.layer({ url: database.url(), schema }))))
+  }, 60_000)
+
+  it.live("recordedAt never goes backwards in position order when the processes' clocks disagree", () => {
+    const schema = freshSchema()
+    return Effect.gen(function*() {
+      const store = yield* EventStore
+      // One machine an hour behind, one a second ahead, one right.
+      const reports = yield* Effect.promise(() =>
+        Promise.all(([["a", -3_600_000], ["b", 1_000], ["c", 0]] as const).map(([name, skew]) =>
+          runAppender(database.url(), schema, name, skew)
+        ))
+      )
+      for (const report of reports) assert.deepStrictEqual(report.otherErrors, [])
+      const all = yield* Stream.runCollect(store.readAll())
+      const behind = all.filter((e, index) => index > 0 && e.recordedAt < (all[index - 1]?.recordedAt ?? e.recordedAt))
+      assert.strictEqual(all.length, reports.flatMap((report) => report.appended).length)
+      assert.deepStrictEqual(behind.map((e) => e.position), [], "recordedAt went backwards at these positions")
+      // The slow machine did append, in between the others.
+      const slow = all.filter((e) => e.eventId.startsWith("a-")).length
+      assert.isTrue(slow > 0 && slow < all.length, `the slow machine appended ${slow} of ${all.length}`)
     }).pipe(Effect.provide(Layer.fresh(EventStorePostgres.layer({ url: database.url(), schema }))))
   }, 60_000)
 

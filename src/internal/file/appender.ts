@@ -26,11 +26,18 @@ export const makeAppend = (
   directory: string,
   index: LogIndex,
   writer: GroupCommitWriter,
-  reader: RecordReader
+  reader: RecordReader,
+  lastRecordedAt: number
 ): EventStore["Service"]["append"] => {
   const { table, streams } = index
+  // The recording time of the last reserved record: reservations are made in position
+  // order, so taking the later of it and the clock keeps recording times from going
+  // backwards when the clock does.
+  let recordedUntil = lastRecordedAt
 
-  const reserve = (prepared: PreparedAppend, now: number) => {
+  const reserve = (prepared: PreparedAppend, clock: number) => {
+    const now = Math.max(clock, recordedUntil)
+    recordedUntil = now
     const existing = streams.get(prepared.streamId)
     const firstPosition = index.nextPosition
     const frame = encodeRecord({

@@ -10,6 +10,7 @@ import type { FileHandle } from "node:fs/promises"
 import { Effect, Option, Stream } from "effect"
 import { StorageError } from "../../EventStore.js"
 import type { RecordedEvent } from "../../EventStore.js"
+import type { EventMatch } from "../contract.js"
 import type { KnownRecord } from "./decisions.js"
 import { checkFrame, decodeBatch, eventContentsAt, eventIdsAt, frameHeaderBytes, recordedAtAt } from "./frame.js"
 import type { EventSink } from "./frame.js"
@@ -61,7 +62,7 @@ export interface Selection {
   readonly afterPosition: number
   readonly lowVersion: number
   readonly highVersion: number
-  readonly match: ((streamId: string, type: string) => boolean) | undefined
+  readonly match: EventMatch | undefined
 }
 
 const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: Infinity, match: undefined }
@@ -149,6 +150,12 @@ export class RecordReader {
       if (keepRecord(list.at(at))) this.decodeRecord(chunk, at, list.at(at), selection, items)
     }
     return { items, lastRecord: list.at(chunk.next - 1) }
+  }
+
+  /** The recording time (epoch milliseconds) of `record`. */
+  async recordedAtOf(record: number): Promise<number> {
+    const chunk = await this.readChunk({ length: 1, at: () => record }, 0, Buffer.allocUnsafe(0))
+    return recordedAtAt(chunk.buffer, listAt(chunk.starts, 0) + frameHeaderBytes)
   }
 
   /** Reads the ids and contents of `records` into `known`. */
@@ -283,7 +290,7 @@ export class RecordReader {
     const selection = this.sinkSelection
     if (
       position <= selection.afterPosition || version < selection.lowVersion || version > selection.highVersion ||
-      (selection.match !== undefined && !selection.match(this.sinkStreamId, type))
+      (selection.match !== undefined && !selection.match(this.sinkStreamId, type, metadata, this.sinkRecordedAt))
     ) return
     this.sinkInto.push({
       eventId,

@@ -105,7 +105,13 @@ const openParts = (options: StoreOptions) =>
       Effect.sync(() => new RecordReader(directory, index)),
       (reader) => Effect.promise(() => reader.close())
     )
-    return { index, writer, reader, report }
+    // Recording times never go backwards, across restarts too: appends start from the
+    // last record's time.
+    const records = index.table.size
+    const lastRecordedAt = records === 0
+      ? Number.NEGATIVE_INFINITY
+      : yield* Effect.tryPromise({ try: () => reader.recordedAtOf(records - 1), catch: toStorageError(`reading ${directory}`) })
+    return { index, writer, reader, report, lastRecordedAt }
   })
 
 /**
@@ -122,9 +128,9 @@ export const openStore = (
   StorageError | FileStoreLocked | FileStoreCorrupt,
   Scope.Scope
 > =>
-  Effect.map(openParts(options), ({ index, writer, reader, report }) => {
+  Effect.map(openParts(options), ({ index, writer, reader, report, lastRecordedAt }) => {
     const { directory } = options
-    const service = makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader) })
+    const service = makeService({ directory, index, durable: writer, reader, append: makeAppend(directory, index, writer, reader, lastRecordedAt) })
     return { service: StoreProbe.attach(service, writer.probe), report }
   })
 
@@ -211,7 +217,15 @@ export const makeService = ({ directory, index, durable: writer, reader, append 
       const high = direction === "forward" ? Math.min(to ?? last, last) : Math.min(from ?? last, last)
       if (low > high) return Stream.empty
       const list = streamRecordList(entry, low, high, direction === "backward")
-      const selection: Selection = { afterPosition: 0, lowVersion: low, highVersion: high, match: undefined }
+      // `asOf` drops the events recorded after it, which since recording times never go
+      // backwards are the stream's newest: the records are still read (a scan).
+      const asOf = Contract.asOfMillis(options)
+      const selection: Selection = {
+        afterPosition: 0,
+        lowVersion: low,
+        highVersion: high,
+        match: asOf === undefined ? undefined : (_streamId, _type, _metadata, recordedAt) => recordedAt <= asOf
+      }
       const events = reader.stream(list, () => true, selection, direction === "backward")
       return limit === undefined ? events : Stream.take(events, limit)
     })
@@ -219,10 +233,9 @@ export const makeService = ({ directory, index, durable: writer, reader, append 
   // Events by the contract's matcher; whole records skipped first by the category part
   // of the same matcher, so a filtered read decodes only the streams it may deliver.
   const selectionAfter = (after: Position, filter: EventFilter | undefined) => {
-    const categories = filter?.categories
-    const byStream = categories === undefined ? undefined : Contract.matcher({ categories })
+    const byStream = Contract.categoryMatcher(filter?.categories)
     const selection: Selection = { afterPosition: after, lowVersion: 0, highVersion: Infinity, match: Contract.matcher(filter) }
-    const keepRecord = byStream === undefined ? () => true : (record: number) => byStream(index.streamOf(record).streamId, "")
+    const keepRecord = byStream === undefined ? () => true : (record: number) => byStream(index.streamOf(record).streamId)
     return { selection, keepRecord }
   }
 

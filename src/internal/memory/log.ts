@@ -228,15 +228,17 @@ class GeneratedIds {
 }
 
 /**
- * `recordedAt` dates: events recorded in the same clock millisecond share one `Date`
- * (a `Date` per event was a quarter of the memory each event keeps alive).
+ * `recordedAt` dates, which never go backwards: a clock reading earlier than the last one
+ * (the system clock stepped back, or a test moved its clock) records at the last time
+ * again. Events recorded in the same millisecond share one `Date` (a `Date` per event was
+ * a quarter of the memory each event keeps alive).
  */
 class SharedDates {
-  private lastMillis = Number.NaN
+  private lastMillis = Number.NEGATIVE_INFINITY
   private lastDate = new Date(0)
 
   dateAt(now: number): Date {
-    if (now !== this.lastMillis) {
+    if (now > this.lastMillis) {
       this.lastDate = new Date(now)
       this.lastMillis = now
     }

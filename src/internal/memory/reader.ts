@@ -8,7 +8,6 @@
 import { Array as Arr, Cause, Deferred, Effect, Stream } from "effect"
 import type { Pull } from "effect"
 import type {
-  EventFilter,
   InvalidRead,
   Position,
   ReadAllOptions,
@@ -26,10 +25,19 @@ const chunkSize = 4096
 
 type Chunk = Pull.Pull<Arr.NonEmptyReadonlyArray<RecordedEvent>>
 
-// Reads see records through the contract's matcher, which looks at stream id and type.
-const eventMatcher = (filter: EventFilter | undefined): ((event: RecordedEvent) => boolean) | undefined => {
-  const matches = Contract.matcher(filter)
-  return matches === undefined ? undefined : (event) => matches(event.streamId, event.type)
+// How many of the stream's first events were recorded at or before `asOf`: a prefix,
+// since `recordedAt` never goes backwards, found by binary search.
+const recordedBy = (events: ReadonlyArray<RecordedEvent>, asOf: number | undefined): number => {
+  if (asOf === undefined) return events.length
+  let low = 0
+  let high = events.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    const event = events[middle]
+    if (event !== undefined && event.recordedAt.getTime() <= asOf) low = middle + 1
+    else high = middle
+  }
+  return low
 }
 
 /**
@@ -68,7 +76,7 @@ export const readStream = (
   const { direction = "forward", from, to, limit } = options
   return Stream.fromPull(Effect.sync(() => {
     const events = log.streamEvents(streamId)
-    const length = events.length
+    const length = recordedBy(events, Contract.asOfMillis(options))
     const budget = limit ?? Number.POSITIVE_INFINITY
     if (direction === "forward") {
       // Versions are 1-based: index = version - 1. `next` is the next index to emit.
@@ -98,7 +106,7 @@ export const readAll = (log: MemoryLog, options: ReadAllOptions = {}): Stream.St
   const problem = Contract.checkReadAll(options)
   if (problem !== undefined) return Stream.fail(problem)
   const { from = 0, filter, limit } = options
-  const matches = eventMatcher(filter)
+  const matches = Contract.recordedMatcher(filter)
   return Stream.fromPull(Effect.sync(() => {
     // The read sees the log as it was when the read started.
     const until = log.length
@@ -124,7 +132,7 @@ export const subscribe = (
   const problem = Contract.checkSubscribe(options)
   if (problem !== undefined) return Stream.fail(problem)
   const { from = 0, filter } = options
-  const matches = eventMatcher(filter)
+  const matches = Contract.recordedMatcher(filter)
   return Subscription.subscribe(from, {
     readPage: (after) => Effect.sync(() => log.page(after, log.length, matches, Number.POSITIVE_INFINITY, chunkSize)),
     awaitBeyond: (position) => wakeUp.awaitBeyond(log, position)

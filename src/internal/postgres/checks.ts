@@ -1,14 +1,15 @@
 /**
  * The PostgreSQL layer's side of the store contract: an append checked by the shared
  * contract, encoded as the append statement takes it (payloads as JSON text, every event
- * with an id), and read filters as statement parameters.
+ * with an id), and read filters as statements and their parameters.
  *
  * @internal
  */
 import { InvalidAppend } from "../../EventStore.js"
-import type { EventFilter, ExpectedVersion } from "../../EventStore.js"
+import type { EventFilter, ExpectedVersion, Metadata } from "../../EventStore.js"
 import { checkName, prepareAppend } from "../contract.js"
 import type { PreparedAppend } from "../contract.js"
+import type { PageShape } from "./sql.js"
 
 /** One event as the append statement takes it. */
 export interface EncodedEvent {
@@ -19,6 +20,8 @@ export interface EncodedEvent {
   readonly schemaVersion: number
   readonly data: string
   readonly metadata: string
+  /** `correlationKey` of the metadata. */
+  readonly correlationId: string | null
 }
 
 /** A checked append, ready for the group committer, with the contract's copy for retries. */
@@ -47,7 +50,8 @@ export const encodeAppend = (streamId: unknown, events: unknown, expected: unkno
       type: event.type,
       schemaVersion: event.schemaVersion,
       data: JSON.stringify(event.data),
-      metadata: JSON.stringify(event.metadata)
+      metadata: JSON.stringify(event.metadata),
+      correlationId: correlationKey(event.metadata)
     }))
   }
 }
@@ -59,18 +63,45 @@ const storable = (names: ReadonlyArray<string>, nothing: string): ReadonlyArray<
   names.map((name) => (checkName("a name", name) === undefined ? name : nothing))
 
 /**
- * A checked filter's lists as statement parameters: `null` where the list is absent or
- * empty, which means "everything".
+ * How `correlation_id` holds an event's correlation id: its JSON text, which any string
+ * has (a lone surrogate or U+0000 is escaped), or `null` when there is none.
  *
  * @internal
  */
-export const filterParameters = (filter: EventFilter | undefined): readonly [
-  ReadonlyArray<string> | null,
-  ReadonlyArray<string> | null
-] => [
-  filter?.categories !== undefined && filter.categories.length > 0 ? storable(filter.categories, "-") : null,
-  filter?.types !== undefined && filter.types.length > 0 ? storable(filter.types, "") : null
-]
+export const correlationKey = (metadata: Metadata): string | null =>
+  typeof metadata.correlationId === "string" ? JSON.stringify(metadata.correlationId) : null
+
+const present = (list: ReadonlyArray<string> | undefined): list is ReadonlyArray<string> =>
+  list !== undefined && list.length > 0
+
+/**
+ * A checked filter as a page statement's shape and its parameters after the first three,
+ * in the shape's order: lists as text arrays (an empty or absent list is no condition),
+ * times as epoch milliseconds.
+ *
+ * @internal
+ */
+export const pageQuery = (filter: EventFilter | undefined): {
+  readonly shape: PageShape
+  readonly parameters: ReadonlyArray<ReadonlyArray<string> | number>
+} => {
+  const from = filter?.recordedAt?.from?.getTime()
+  const before = filter?.recordedAt?.before?.getTime()
+  const shape: PageShape = {
+    categories: present(filter?.categories),
+    types: present(filter?.types),
+    correlationIds: present(filter?.correlationIds),
+    from: from !== undefined,
+    before: before !== undefined
+  }
+  const parameters: Array<ReadonlyArray<string> | number> = []
+  if (present(filter?.categories)) parameters.push(storable(filter.categories, "-"))
+  if (present(filter?.types)) parameters.push(storable(filter.types, ""))
+  if (present(filter?.correlationIds)) parameters.push(filter.correlationIds.map((id) => JSON.stringify(id)))
+  if (from !== undefined) parameters.push(from)
+  if (before !== undefined) parameters.push(before)
+  return { shape, parameters }
+}
 
 /**
  * Whether `streamId` could name a stored stream; one that could not has version 0.

@@ -25,8 +25,8 @@ import type {
   SubscribeOptions
 } from "../../EventStore.js"
 import * as Subscription from "../subscription.js"
-import { checkReadAll, checkReadStream, checkSubscribe } from "../contract.js"
-import { filterParameters } from "./checks.js"
+import { asOfMillis, checkReadAll, checkReadStream, checkSubscribe } from "../contract.js"
+import { pageQuery } from "./checks.js"
 import { decode, integer, integerOrNull, recordedEvent } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
 import { indexBits } from "./sql.js"
@@ -55,27 +55,37 @@ const bound = (context: ReaderContext, horizon: number): bigint =>
 
 interface Page {
   readonly items: ReadonlyArray<RecordedEvent>
-  /** The last position the page scanned, matching or not; undefined when it scanned nothing. */
-  readonly scanned: number | undefined
+  /** How far the page looked: every position up to it is read, matching or not. */
+  readonly scanned: number
+  /** Whether positions below the bound are left to read. */
+  readonly more: boolean
   readonly nextHorizon: number | undefined
 }
 
+// A page of the filtered log below `until`, the filter in SQL: its indexes find the
+// matching rows. A full page may have more after it; a short one read everything below
+// `until`.
 const readPage = (
   context: ReaderContext,
-  statement: string,
+  live: boolean,
   after: Position,
   until: bigint,
   filter: EventFilter | undefined
 ): Effect.Effect<Page, StorageError> => {
-  const [categories, types] = filterParameters(filter)
-  return context.sql.unsafe<Row>(statement, [BigInt(after), until, pageSize, categories, types]).pipe(
+  const { shape, parameters } = pageQuery(filter)
+  const statement = context.statements.history.page(shape, live)
+  return context.sql.unsafe<Row>(statement, [BigInt(after), until, pageSize, ...parameters]).pipe(
     Effect.flatMap((rows) =>
       decode((): Page => {
         const first = rows[0]
+        const items = rows.flatMap((row) => (row.position === null || row.position === undefined ? [] : [recordedEvent(row)]))
+        const last = items[items.length - 1]
+        const more = items.length >= pageSize
         return {
-          items: rows.flatMap((row) => (row.position === null ? [] : [recordedEvent(row)])),
-          scanned: first === undefined ? undefined : integerOrNull(first, "scanned"),
-          nextHorizon: first === undefined ? undefined : integerOrNull(first, "next_horizon")
+          items,
+          more,
+          scanned: more && last !== undefined ? last.position : Math.max(after, Number(until) - 1),
+          nextHorizon: live && first !== undefined ? integerOrNull(first, "next_horizon") : undefined
         }
       })
     ),
@@ -112,7 +122,12 @@ export const readStream = (
   const invalid = checkReadStream(streamId, options)
   if (invalid !== undefined) return Stream.fail(invalid)
   const forward = (options.direction ?? "forward") === "forward"
-  const statement = forward ? context.statements.readStreamForward : context.statements.readStreamBackward
+  const asOf = asOfMillis(options)
+  const { statements } = context
+  const statement = asOf === undefined
+    ? (forward ? statements.readStreamForward : statements.readStreamBackward)
+    : (forward ? statements.history.readStreamForwardAsOf : statements.history.readStreamBackwardAsOf)
+  const asOfParameter = asOf === undefined ? [] : [asOf]
   const clamp = (version: number) => Math.min(version, maxVersion)
   return Stream.fromPull(Effect.sync(() => {
     let next = forward ? Math.max(options.from ?? 1, 1) : clamp(options.from ?? maxVersion)
@@ -122,7 +137,7 @@ export const readStream = (
     const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<RecordedEvent>, ReadError> = Effect.suspend(() => {
       if (finished || remaining <= 0 || (forward ? next > end : next < end) || next > maxVersion) return Cause.done()
       const wanted = Math.min(pageSize, remaining)
-      return context.sql.unsafe<Row>(statement, [streamId, next, end, wanted]).pipe(
+      return context.sql.unsafe<Row>(statement, [streamId, next, end, wanted, ...asOfParameter]).pipe(
         Effect.flatMap((rows) => decode(() => rows.map(recordedEvent))),
         Effect.mapError(storage(`reading stream ${streamId.slice(0, 80)}`)),
         Effect.flatMap((events) => {
@@ -152,16 +167,13 @@ export const readAll = (context: ReaderContext, options: ReadAllOptions = {}): S
     let remaining = options.limit ?? Number.POSITIVE_INFINITY
     const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<RecordedEvent>, ReadError> = Effect.suspend(() => {
       if (remaining <= 0) return Cause.done()
-      return Effect.flatMap(
-        readPage(context, context.statements.readAllPage, checkpoint, until, options.filter),
-        (page) => {
-          if (page.scanned === undefined) return Cause.done()
-          checkpoint = page.scanned
-          const items = page.items.length > remaining ? page.items.slice(0, remaining) : page.items
-          remaining -= items.length
-          return Arr.isReadonlyArrayNonEmpty(items) ? Effect.succeed(items) : pull
-        }
-      )
+      return Effect.flatMap(readPage(context, false, checkpoint, until, options.filter), (page) => {
+        checkpoint = page.scanned
+        const items = page.items.length > remaining ? page.items.slice(0, remaining) : page.items
+        remaining -= items.length
+        if (!page.more) remaining = 0
+        return Arr.isReadonlyArrayNonEmpty(items) ? Effect.succeed(items) : Cause.done()
+      })
     })
     return pull
   }))
@@ -198,11 +210,11 @@ const subscribeFrom = (context: ReaderContext, options: SubscribeOptions): Strea
       Effect.flatMap(next(), (using) => {
         const generation = context.wakeup.current
         return Effect.map(
-          readPage(context, context.statements.subscribePage, after, bound(context, using.horizon), options.filter),
+          readPage(context, true, after, bound(context, using.horizon), options.filter),
           (page): Subscription.Page<RecordedEvent> => {
             used = using.generation
             current = page.nextHorizon === undefined ? undefined : { horizon: page.nextHorizon, generation }
-            return { items: page.items, next: page.scanned ?? after }
+            return { items: page.items, next: page.scanned }
           }
         )
       }),

@@ -13,9 +13,11 @@ import { Data, Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { StorageError } from "../../EventStore.js"
-import { boolean, decode, integer } from "./rows.js"
+import type { Metadata } from "../../EventStore.js"
+import { boolean, decode, integer, text } from "./rows.js"
 import type { Row, UnexpectedColumn } from "./rows.js"
-import { maxTransaction, schemaVersion } from "./sql.js"
+import { correlationKey } from "./checks.js"
+import { historyVersion, maxTransaction, schemaVersion } from "./sql.js"
 import type { Statements } from "./sql.js"
 
 /**
@@ -68,6 +70,32 @@ const firstInteger = (rows: ReadonlyArray<Row>, column: string): number | undefi
 const readInteger = (sql: SqlClient, statement: string, column: string) =>
   Effect.flatMap(sql.unsafe<Row>(statement), (rows) => decode(() => firstInteger(rows, column)))
 
+const isMetadata = (value: unknown): value is Metadata => typeof value === "object" && value !== null && !Array.isArray(value)
+
+// Fills in `correlation_id` for the rows recorded before the column existed, computed
+// from the metadata exactly as an append computes it (in JavaScript: PostgreSQL cannot
+// take apart a `json` value holding U+0000 or a lone surrogate).
+const backfillCorrelation = (sql: SqlClient, statements: Statements) =>
+  Effect.gen(function*() {
+    let after = 0n
+    for (;;) {
+      const rows = yield* sql.unsafe<Row>(statements.history.correlationBackfill, [after, 1000]).unprepared
+      const last = rows[rows.length - 1]
+      if (last === undefined) return
+      const positions: Array<bigint> = []
+      const keys: Array<string> = []
+      for (const row of rows) {
+        const metadata: unknown = JSON.parse(yield* decode(() => text(row, "metadata")))
+        const key = isMetadata(metadata) ? correlationKey(metadata) : null
+        if (key === null) continue
+        positions.push(BigInt(yield* decode(() => integer(row, "position"))))
+        keys.push(key)
+      }
+      if (positions.length > 0) yield* sql.unsafe(statements.history.setCorrelation, [positions, keys]).unprepared
+      after = BigInt(yield* decode(() => integer(last, "position")))
+    }
+  })
+
 /**
  * Creates or migrates the schema to the version this module's statements expect.
  *
@@ -84,6 +112,7 @@ export const migrate = (sql: SqlClient, statements: Statements): Effect.Effect<v
     }
     for (let version = found; version < schemaVersion; version++) {
       for (const statement of statements.migrations[version] ?? []) yield* sql.unsafe(statement).unprepared
+      if (version + 1 === historyVersion && found > 0) yield* backfillCorrelation(sql, statements)
     }
     if (found < schemaVersion) yield* sql.unsafe(statements.writeSchemaVersion, [schemaVersion]).unprepared
   })).pipe(

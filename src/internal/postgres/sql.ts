@@ -26,7 +26,7 @@ export const maxEventsPerTransaction = 2 ** indexBits - 1
 export const maxTransaction = 2 ** (53 - indexBits)
 
 /** The migrations' version when the schema matches this module's statements. */
-export const schemaVersion = 3
+export const schemaVersion = 4
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -56,13 +56,12 @@ export interface Statements {
   readonly readStreamBackward: string
   readonly streamVersion: string
   readonly horizon: string
-  readonly readAllPage: string
-  readonly subscribePage: string
   readonly lag: string
   readonly notify: string
   readonly asyncCommit: string
   readonly listeners: string
   readonly channel: string
+  readonly history: HistoryStatements
 }
 
 /**
@@ -99,20 +98,6 @@ export const statements = (schema: string): Statements => {
     )
     SELECT (SELECT xmax FROM snap) - COALESCE((SELECT max(behind) FROM writers WHERE behind < 2147483648), 0) AS horizon`
   const columns = `position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at`
-  // A page of the global log: the unfiltered page decides how far the read got (`scanned`),
-  // the filter decides what is delivered. At least one row comes back, so `scanned` is
-  // known even when nothing matches.
-  const page = (horizonColumn: string) => `
-    WITH page AS (
-      SELECT ${columns} FROM ${events}
-      WHERE position > $1 AND position < $2 ORDER BY position LIMIT $3
-    ),
-    scan AS (SELECT max(position) AS scanned FROM page)
-    SELECT scan.scanned, ${horizonColumn} AS next_horizon, p.*
-    FROM scan LEFT JOIN page p ON
-      ($4::text[] IS NULL OR split_part(p.stream_id, '-', 1) = ANY($4::text[]))
-      AND ($5::text[] IS NULL OR p.type = ANY($5::text[]))
-    ORDER BY p.position`
   return {
     schema,
     lockKey: `es-kernel:${schema}`,
@@ -148,7 +133,7 @@ export const statements = (schema: string): Statements => {
                recorded_at AS "timestamp", position, event_id, schema_version
         FROM ${events}`,
       `COMMENT ON VIEW ${s}.events IS 'es-kernel events, one row per event: SELECT event_type, version, data, timestamp FROM events WHERE aggregate_id = ''...'' ORDER BY version'`
-    ], snapshotTables(s), checkpointTables(s)],
+    ], snapshotTables(s), checkpointTables(s), historyMigration(s, events)],
     readOffset: `SELECT value FROM ${s}.es_meta WHERE key = 'xid_offset'`,
     // The last recorded transaction (offset included) against the next one this server
     // will hand out: after a dump/restore into a new cluster the second can be lower.
@@ -157,7 +142,10 @@ export const statements = (schema: string): Statements => {
              pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid`,
     // One group of appends, one statement, one transaction. $1–$4 describe the appends
     // (index, stream, expected version: -1 any, -2 stream exists, n exact; recorded at,
-    // epoch ms), $5–$12 their events, $13 is the xid offset. Only caller-chosen ids are
+    // epoch ms), $5–$12 and $14 their events ($14: correlation keys, '' for none), $13
+    // is the xid offset. The transaction id
+    // and the recording time come from `es_stamp` (see `historyMigration`), which hands
+    // them out together, so recording times follow positions. Only caller-chosen ids are
     // looked up: a generated id is a random UUID. Each append is checked by itself: a wrong expected
     // version or an event id already recorded leaves that append out (its row says why),
     // and the others go in. Rows are inserted in stream order so that two groups racing
@@ -167,8 +155,8 @@ export const statements = (schema: string): Statements => {
         SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::float8[]) AS a(i, stream_id, expected, at)
       ),
       ev AS (
-        SELECT * FROM unnest($5::int[], $6::int[], $7::text[], $8::bool[], $9::text[], $10::int[], $11::text[], $12::text[])
-          AS ev(i, ord, event_id, chosen, type, schema_version, data, metadata)
+        SELECT * FROM unnest($5::int[], $6::int[], $7::text[], $8::bool[], $9::text[], $10::int[], $11::text[], $12::text[], $14::text[])
+          AS ev(i, ord, event_id, chosen, type, schema_version, data, metadata, correlation_id)
       ),
       cur AS (
         SELECT a.*,
@@ -180,12 +168,13 @@ export const statements = (schema: string): Statements => {
         SELECT * FROM cur
         WHERE NOT recorded AND (expected = -1 OR (expected = -2 AND actual > 0) OR actual = expected)
       ),
+      stamp AS MATERIALIZED (SELECT * FROM ${s}.es_stamp((SELECT max(at) FROM ok))),
       ins AS (
-        INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at)
-        SELECT ((pg_current_xact_id()::text::bigint + $13) << ${indexBits}) + row_number() OVER (ORDER BY ok.stream_id, ev.ord),
+        INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, correlation_id)
+        SELECT ((stamp.xid + $13) << ${indexBits}) + row_number() OVER (ORDER BY ok.stream_id, ev.ord),
                ok.stream_id, ok.actual + ev.ord, ev.event_id, ev.type, ev.schema_version, ev.data::json, ev.metadata::json,
-               to_timestamp(ok.at / 1000)
-        FROM ev JOIN ok ON ok.i = ev.i
+               stamp.recorded_at, NULLIF(ev.correlation_id, '')
+        FROM ev JOIN ok ON ok.i = ev.i CROSS JOIN stamp
         ORDER BY ok.stream_id, ev.ord
         RETURNING position, stream_id
       )
@@ -202,8 +191,6 @@ export const statements = (schema: string): Statements => {
       WHERE stream_id = $1 AND version <= $2 AND version >= $3 ORDER BY version DESC LIMIT $4`,
     streamVersion: `SELECT COALESCE(max(version), 0) AS version FROM ${events} WHERE stream_id = $1`,
     horizon,
-    readAllPage: page("NULL::bigint"),
-    subscribePage: `WITH h AS (${horizon}) ${page("(SELECT horizon FROM h)").replace(/^\s*WITH /, ", ")}`,
     // What a subscriber cannot see yet: committed events at or past a horizon read before.
     lag: `
       SELECT (SELECT COALESCE(max(position), 0) FROM ${events}) AS head,
@@ -214,7 +201,165 @@ export const statements = (schema: string): Statements => {
     // A listening connection's last statement is its LISTEN. Sessions of other roles show
     // no query text without pg_read_all_stats, and are not counted.
     listeners: `SELECT count(*) AS listeners FROM pg_stat_activity WHERE datname = current_database() AND query = $1`,
-    channel: `es_kernel_${schema}`.slice(0, 63)
+    channel: `es_kernel_${schema}`.slice(0, 63),
+    history: historyStatements(schema, columns, horizon)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// History queries: filters pushed into SQL, time travel, recording times that follow
+// positions
+// ---------------------------------------------------------------------------
+
+/** The schema version whose migration is `historyMigration`: upgrading past it fills in `correlation_id`. */
+export const historyVersion = 4
+
+/** The last position type's largest value: "no bound". */
+const noPosition = "9223372036854775807"
+
+/** An epoch-milliseconds parameter as a `timestamptz`, exactly (no float seconds). */
+const millis = (parameter: string) => `('epoch'::timestamptz + ${parameter}::float8 * interval '1 millisecond')`
+
+/**
+ * The schema change that serves history queries, migration 4 of the store's schema:
+ *
+ * - `correlation_id`: the event's `metadata.correlationId` as JSON text (`"r-1"`, quotes
+ *   and escapes included), written by the append from the same JSON the metadata is
+ *   written from. JSON text, because a correlation id may hold U+0000 or a lone
+ *   surrogate, which PostgreSQL text cannot, and because PostgreSQL refuses to take
+ *   such a `json` value apart, so no expression over `metadata` could index it. Existing
+ *   rows are filled in by the migration (`correlationBackfill`).
+ * - indexes: `(type, position)`, `(category, position)` with the category as
+ *   `split_part(stream_id, '-', 1)`, a hash index on `correlation_id` (any length, where
+ *   a B-tree entry is limited to a third of a page), and `(recorded_at, position)`.
+ * - `es_clock` and `es_stamp`: every append transaction takes its transaction id (which
+ *   orders positions) and its recording time together, under a session advisory lock
+ *   held only for that moment, with the time the later of the client's clock and the
+ *   last time handed out (kept in the sequence `es_clock`, which is not transactional,
+ *   so a time handed out to a transaction still running is seen by the next one). So
+ *   recording times never go backwards in position order, whatever the clocks of the
+ *   processes appending. The lock is released before the function returns, also on
+ *   error and cancellation; the transaction's commit is not serialised. The function
+ *   runs with its owner's rights (the role that migrated), so an application role that
+ *   may only select and insert events can still append.
+ * - existing rows' recording times are raised, in position order, to the latest time
+ *   before them, and truncated to the millisecond a `Date` holds.
+ *
+ * Every statement may run again on a schema that already has its part.
+ */
+const historyMigration = (s: string, events: string): ReadonlyArray<string> => [
+  `ALTER TABLE ${events} ADD COLUMN IF NOT EXISTS correlation_id text`,
+  `CREATE INDEX IF NOT EXISTS es_events_type ON ${events} (type, position)`,
+  `CREATE INDEX IF NOT EXISTS es_events_category ON ${events} ((split_part(stream_id, '-', 1)), position)`,
+  `CREATE INDEX IF NOT EXISTS es_events_correlation ON ${events} USING hash (correlation_id)`,
+  `UPDATE ${events} e SET recorded_at = m.recorded_at
+    FROM (SELECT position, date_trunc('milliseconds', max(recorded_at) OVER (ORDER BY position)) AS recorded_at FROM ${events}) m
+    WHERE e.position = m.position AND e.recorded_at IS DISTINCT FROM m.recorded_at`,
+  `CREATE INDEX IF NOT EXISTS es_events_recorded_at ON ${events} (recorded_at, position)`,
+  `CREATE SEQUENCE IF NOT EXISTS ${s}.es_clock AS bigint MINVALUE 0 START 0`,
+  `SELECT setval('${s}.es_clock', greatest((SELECT last_value FROM ${s}.es_clock), (SELECT (extract(epoch FROM max(recorded_at)) * 1000)::bigint FROM ${events})))`,
+  `CREATE OR REPLACE FUNCTION ${s}.es_stamp(at_ms float8, OUT xid bigint, OUT recorded_at timestamptz)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    DECLARE
+      stamped bigint;
+    BEGIN
+      PERFORM pg_advisory_lock(hashtext('es-kernel:' || ${quoteLiteral(s)}), 1);
+      BEGIN
+        xid := pg_current_xact_id()::text::bigint;
+        SELECT greatest(last_value, floor(at_ms)::bigint) INTO stamped FROM ${s}.es_clock;
+        PERFORM setval('${s}.es_clock', stamped);
+      EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM pg_advisory_unlock(hashtext('es-kernel:' || ${quoteLiteral(s)}), 1);
+        RAISE;
+      END;
+      PERFORM pg_advisory_unlock(hashtext('es-kernel:' || ${quoteLiteral(s)}), 1);
+      recorded_at := 'epoch'::timestamptz + stamped * interval '1 millisecond';
+    END
+  $$`
+]
+
+// The schema's quoted identifier as a string literal ('"name"'): names are checked
+// against `identifier`, so they hold no quote.
+const quoteLiteral = (quotedIdentifier: string): string => `'${quotedIdentifier}'`
+
+/** Which conditions a page of the global log filters on; each present one takes a parameter. */
+export interface PageShape {
+  readonly categories: boolean
+  readonly types: boolean
+  readonly correlationIds: boolean
+  readonly from: boolean
+  readonly before: boolean
+}
+
+/** History queries' statements for one store. */
+export interface HistoryStatements {
+  /**
+   * A page of the global log for a filter shape: `$1` after (exclusive), `$2` the bound
+   * (exclusive: the first position the horizon leaves open), `$3` the page size, then
+   * one parameter per present condition in `PageShape` order (text arrays; times as
+   * epoch milliseconds). With `live`, the first column is the horizon for the next page.
+   */
+  readonly page: (shape: PageShape, live: boolean) => string
+  /** One stream forward as of a time: `$1` stream, `$2`–`$3` versions, `$4` limit, `$5` as of (ms). */
+  readonly readStreamForwardAsOf: string
+  /** One stream backward as of a time, parameters as forward. */
+  readonly readStreamBackwardAsOf: string
+  /** Rows recorded before the migration whose metadata may hold a correlation id: `$1` after, `$2` page size. */
+  readonly correlationBackfill: string
+  /** Sets `correlation_id` for `$1` positions to `$2` JSON texts. */
+  readonly setCorrelation: string
+}
+
+const historyStatements = (schema: string, columns: string, horizon: string): HistoryStatements => {
+  const events = `"${schema}".es_events`
+  // The first final position recorded at or after a time: recording times follow
+  // positions below the bound, so every final row before it was recorded earlier, and
+  // every one from it on at or after. Rows at or past the bound may still be joined by
+  // a transaction that commits later, so they are left out.
+  const firstAt = (time: string) => `COALESCE((
+    SELECT position FROM ${events} WHERE recorded_at >= ${millis(time)} AND position < $2
+    ORDER BY recorded_at, position LIMIT 1), ${noPosition})`
+  const cache = new Map<string, string>()
+  const page = (shape: PageShape, live: boolean): string => {
+    const key = `${JSON.stringify(shape)}${live}`
+    const cached = cache.get(key)
+    if (cached !== undefined) return cached
+    const conditions = ["position > $1", "position < $2"]
+    let parameter = 3
+    const next = () => `$${++parameter}`
+    if (shape.categories) conditions.push(`split_part(stream_id, '-', 1) = ANY(${next()}::text[])`)
+    if (shape.types) conditions.push(`type = ANY(${next()}::text[])`)
+    if (shape.correlationIds) conditions.push(`correlation_id = ANY(${next()}::text[])`)
+    if (shape.from) {
+      const from = next()
+      conditions.push(`recorded_at >= ${millis(from)}`, `position >= ${firstAt(from)}`)
+    }
+    if (shape.before) {
+      const before = next()
+      conditions.push(`recorded_at < ${millis(before)}`, `position < ${firstAt(before)}`)
+    }
+    const select = `SELECT ${columns} FROM ${events} WHERE ${conditions.join(" AND ")} ORDER BY position LIMIT $3`
+    const statement = live
+      ? `WITH h AS (${horizon}) SELECT h.horizon AS next_horizon, p.* FROM h LEFT JOIN LATERAL (${select}) p ON true ORDER BY p.position`
+      : select
+    cache.set(key, statement)
+    return statement
+  }
+  return {
+    page,
+    readStreamForwardAsOf: `
+      SELECT ${columns} FROM ${events}
+      WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND recorded_at <= ${millis("$5")} ORDER BY version LIMIT $4`,
+    readStreamBackwardAsOf: `
+      SELECT ${columns} FROM ${events}
+      WHERE stream_id = $1 AND version <= $2 AND version >= $3 AND recorded_at <= ${millis("$5")} ORDER BY version DESC LIMIT $4`,
+    correlationBackfill: `
+      SELECT position, metadata::text AS metadata FROM ${events}
+      WHERE position > $1 AND correlation_id IS NULL AND metadata::text LIKE '%correlationId%'
+      ORDER BY position LIMIT $2`,
+    setCorrelation: `
+      UPDATE ${events} e SET correlation_id = u.correlation_id
+      FROM unnest($1::bigint[], $2::text[]) AS u(position, correlation_id) WHERE e.position = u.position`
   }
 }
 

@@ -77,6 +77,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
   const schemaVersions: Array<number> = []
   const data: Array<string> = []
   const metadata: Array<string> = []
+  const correlationIds: Array<string> = []
   group.forEach(({ append, recordedAt: at }, index) => {
     appendIndex.push(index)
     streams.push(append.streamId)
@@ -91,6 +92,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
       schemaVersions.push(event.schemaVersion)
       data.push(event.data)
       metadata.push(event.metadata)
+      correlationIds.push(event.correlationId ?? "")
     })
   })
   return sql.unsafe<Row>(statements.append, [
@@ -106,7 +108,8 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
     schemaVersions,
     data,
     metadata,
-    BigInt(offset)
+    BigInt(offset),
+    correlationIds
   ]).pipe(
     // A row the statement cannot have produced is a defect of this module, not a race.
     Effect.flatMap((rows) => Effect.orDie(decode(() => rows.map(outcomeOf))))

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import type { Layer, Scope } from "effect"
 import { EventStore } from "../../EventStore.js"
 import type {
@@ -16,6 +16,7 @@ import type {
   ExpectedVersion,
   NewEvent,
   ReadAllOptions,
+  ReadError,
   ReadStreamOptions,
   RecordedEvent
 } from "../../EventStore.js"
@@ -108,6 +109,7 @@ export const conformance = (suite: Suite, makeLayer: () => Layer.Layer<EventStor
   readStreamCases(suite.group, test)
   readAllCases(suite.group, test)
   subscribeCases(suite.group, test)
+  historyQueries(suite.group, test)
   concurrency(suite.group, test)
   malformedAppends(suite.group, test)
   isolationFromCallers(suite.group, test)
@@ -641,6 +643,134 @@ const subscribeCases = (describe: Suite["group"], test: Register): void =>
         const store = yield* EventStore
         yield* failureOf(Stream.runCollect(Stream.take(store.subscribe({ from: -1 }), 1)), "InvalidRead")
       }))
+  })
+
+// Appends one event after the store's clock has moved past the last recording time, so
+// that each event of a history query case has a time of its own.
+const appendLater = (streamId: string, batch: ReadonlyArray<NewEvent>) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const all = yield* Stream.runCollect(store.readAll())
+    const last = all[all.length - 1]?.recordedAt.getTime() ?? 0
+    while ((yield* Clock.currentTimeMillis) <= last) yield* Effect.sleep("2 millis")
+    return yield* append(streamId, batch)
+  })
+
+const historyQueries = (describe: Suite["group"], test: Register): void =>
+  describe("history queries", () => {
+    const request = (correlationId: string) => ({ metadata: { correlationId } })
+    const seeded = Effect.gen(function*() {
+      yield* appendLater("order-1", [event("OrderPlaced", {}, request("r-1"))])
+      yield* appendLater("payment-1", [event("PaymentCharged", {}, request("r-1")), event("Audited")])
+      yield* appendLater("order-2", [event("OrderPlaced", {}, request("r-2"))])
+      yield* appendLater("order-1", [event("OrderConfirmed", {}, request("r-1"))])
+      return yield* readAll()
+    })
+    const labels = (recorded: ReadonlyArray<RecordedEvent>) => recorded.map((e) => `${e.streamId}:${e.type}`)
+
+    test("finds everything one request caused by its correlation id, across streams, in global order", () =>
+      Effect.gen(function*() {
+        yield* seeded
+        const caused = yield* readAll({ filter: { correlationIds: ["r-1"] } })
+        assert.deepStrictEqual(labels(caused), ["order-1:OrderPlaced", "payment-1:PaymentCharged", "order-1:OrderConfirmed"])
+        const either = yield* readAll({ filter: { correlationIds: ["r-2", "r-1"], categories: ["order"] } })
+        assert.deepStrictEqual(labels(either), ["order-1:OrderPlaced", "order-2:OrderPlaced", "order-1:OrderConfirmed"])
+        assert.deepStrictEqual(yield* readAll({ filter: { correlationIds: ["r-9"] } }), [])
+      }))
+
+    test("keeps the events recorded within a half-open time range", () =>
+      Effect.gen(function*() {
+        const all = yield* seeded
+        const time = (index: number) => all[index]?.recordedAt ?? new Date(0)
+        const middle = yield* readAll({ filter: { recordedAt: { from: time(1), before: time(4) } } })
+        assert.deepStrictEqual(labels(middle), labels(all.slice(1, 4)))
+        const since = yield* readAll({ filter: { recordedAt: { from: time(3) } } })
+        assert.deepStrictEqual(labels(since), labels(all.slice(3)))
+        const until = yield* readAll({ filter: { recordedAt: { before: time(1) } } })
+        assert.deepStrictEqual(labels(until), labels(all.slice(0, 1)))
+        const placedEarly = yield* readAll({ filter: { types: ["OrderPlaced"], recordedAt: { before: time(3) } } })
+        assert.deepStrictEqual(labels(placedEarly), ["order-1:OrderPlaced"])
+        assert.deepStrictEqual(yield* readAll({ filter: { recordedAt: { from: time(2), before: time(2) } } }), [])
+      }))
+
+    test("reads a stream as it was at a time, forward and backward", () =>
+      Effect.gen(function*() {
+        const all = yield* seeded
+        const placedAt = all[0]?.recordedAt ?? new Date(0)
+        const early = yield* readStream("order-1", { asOf: placedAt })
+        assert.deepStrictEqual(labels(early), ["order-1:OrderPlaced"])
+        const backward = yield* readStream("order-1", { direction: "backward", asOf: new Date(Date.now() + 60_000) })
+        assert.deepStrictEqual(labels(backward), ["order-1:OrderConfirmed", "order-1:OrderPlaced"])
+        assert.deepStrictEqual(yield* readStream("order-1", { asOf: new Date(placedAt.getTime() - 1) }), [])
+      }))
+
+    test("recordedAt never goes backwards in global order, under concurrent appends", () =>
+      Effect.gen(function*() {
+        yield* Effect.all(
+          Array.from({ length: 40 }, (_, index) => append(`load-${index % 7}`, events(1 + (index % 3)))),
+          { concurrency: "unbounded" }
+        )
+        const times = (yield* readAll()).map((e) => e.recordedAt.getTime())
+        times.forEach((time, index) => {
+          const previous = times[index - 1]
+          if (previous !== undefined && time < previous) assert.fail(`recordedAt went backwards at index ${index}`)
+        })
+      }))
+
+    test("a subscription filtered by correlation id delivers recorded then live events", () =>
+      Effect.gen(function*() {
+        yield* seeded
+        const store = yield* EventStore
+        const fiber = yield* Effect.forkChild(
+          Stream.runCollect(Stream.take(store.subscribe({ filter: { correlationIds: ["r-2"] } }), 2))
+        )
+        yield* append("invoice-2", [event("InvoiceIssued", {}, request("r-2"))])
+        assert.deepStrictEqual(labels(yield* Fiber.join(fiber)), ["order-2:OrderPlaced", "invoice-2:InvoiceIssued"])
+      }))
+
+    // Options as untyped JavaScript passes them.
+    const untyped = (
+      method: "readAll" | "subscribe",
+      options: unknown
+    ) => EventStore.use((store): Effect.Effect<ReadonlyArray<RecordedEvent>, ReadError> => {
+      const stream: Stream.Stream<RecordedEvent, ReadError> = Reflect.apply(store[method], store, [options])
+      return Stream.runCollect(Stream.take(stream, 1))
+    })
+    const invalidFilters: ReadonlyArray<readonly [string, unknown, string]> = [
+      ["a correlation id list that is a string", { correlationIds: "r-1" }, "filter.correlationIds"],
+      ["a correlation id that is not a string", { correlationIds: [7] }, "filter.correlationIds"],
+      ["an unknown filter option (a singular correlationId)", { correlationId: "r-1" }, "\"correlationId\""],
+      ["a time range that is not an object", { recordedAt: "today" }, "filter.recordedAt"],
+      ["a time that is a string", { recordedAt: { from: "2024-01-01" } }, "filter.recordedAt.from"],
+      ["an invalid Date", { recordedAt: { before: new Date(Number.NaN) } }, "filter.recordedAt.before"],
+      ["a range whose from is after its before", { recordedAt: { from: new Date(2), before: new Date(1) } }, "swap"],
+      ["an unknown time range option", { recordedAt: { until: new Date(1) } }, "\"until\""]
+    ]
+    for (const [what, filter, says] of invalidFilters) {
+      test(`refuses ${what} with InvalidRead, in readAll and subscribe`, () =>
+        Effect.gen(function*() {
+          const read = yield* failureOf(untyped("readAll", { filter }), "InvalidRead")
+          assert.isTrue(read.message.includes(says), `${read.message} does not say ${says}`)
+          yield* failureOf(untyped("subscribe", { filter }), "InvalidRead")
+        }))
+    }
+
+    const invalidAsOf: ReadonlyArray<readonly [string, unknown]> = [
+      ["a number", 1_700_000_000_000],
+      ["a string", "2024-01-01T00:00:00Z"],
+      ["an invalid Date", new Date("not a date")]
+    ]
+    for (const [what, asOf] of invalidAsOf) {
+      test(`refuses an asOf that is ${what} with InvalidRead`, () =>
+        Effect.gen(function*() {
+          const stream = EventStore.use((store): Effect.Effect<ReadonlyArray<RecordedEvent>, ReadError> => {
+            const read: Stream.Stream<RecordedEvent, ReadError> = Reflect.apply(store.readStream, store, ["order-1", { asOf }])
+            return Stream.runCollect(read)
+          })
+          const failure = yield* failureOf(stream, "InvalidRead")
+          assert.isTrue(failure.message.includes("asOf"), failure.message)
+        }))
+    }
   })
 
 const concurrency = (describe: Suite["group"], test: Register): void =>

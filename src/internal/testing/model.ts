@@ -110,8 +110,33 @@ type Operation =
     readonly limit: number | undefined
   }
   // `checkpoint` picks one of the positions an append has reported (modulo), or the start.
-  | { readonly _tag: "ReadAll"; readonly checkpoint: number; readonly filter: EventFilter; readonly limit: number | undefined }
+  | {
+    readonly _tag: "ReadAll"
+    readonly checkpoint: number
+    readonly filter: GeneratedFilter
+    readonly limit: number | undefined
+    readonly subscribe: boolean
+  }
+  | { readonly _tag: "ReadStreamAsOf"; readonly streamId: string; readonly direction: "forward" | "backward"; readonly asOf: TimePick }
   | { readonly _tag: "StreamVersion"; readonly streamId: string }
+
+// A recording time as generated: the time of the `ordinal`-th recorded event (modulo),
+// shifted by a millisecond or not, so that range ends fall on, just before and just
+// after recorded times. Picked once the store has told the times.
+interface TimePick {
+  readonly ordinal: number
+  readonly shift: -1 | 0 | 1
+}
+
+interface GeneratedFilter {
+  readonly categories: ReadonlyArray<string>
+  readonly types: ReadonlyArray<string>
+  readonly correlationIds: ReadonlyArray<string>
+  readonly from: TimePick | undefined
+  readonly before: TimePick | undefined
+}
+
+const timePick: fc.Arbitrary<TimePick> = fc.record({ ordinal: fc.nat(30), shift: fc.constantFrom(-1 as const, 0 as const, 1 as const) })
 
 const optional = <A>(arbitrary: fc.Arbitrary<A>): fc.Arbitrary<A | undefined> =>
   fc.option(arbitrary, { nil: undefined, freq: 2 })
@@ -200,11 +225,24 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
       checkpoint: fc.nat(20),
       filter: fc.record({
         categories: fc.subarray(["order", "invoice", "audit", "orderline", "missing"]),
-        types: fc.subarray([...typeNames])
+        types: fc.subarray([...typeNames]),
+        correlationIds: fc.subarray(["c-1", "c-2", "c-\u0000-\uD83D", "c-none"]),
+        from: fc.option(timePick, { nil: undefined, freq: 3 }),
+        before: fc.option(timePick, { nil: undefined, freq: 3 })
       }),
-      limit: optional(fc.integer({ min: 1, max: 5 }))
+      limit: optional(fc.integer({ min: 1, max: 5 })),
+      subscribe: fc.boolean()
     }),
-    weight: 2
+    weight: 3
+  },
+  {
+    arbitrary: fc.record({
+      _tag: fc.constant("ReadStreamAsOf" as const),
+      streamId: fc.constantFrom(...streamNames.slice(0, 6)),
+      direction: fc.constantFrom("forward" as const, "backward" as const),
+      asOf: timePick
+    }),
+    weight: 1
   },
   {
     arbitrary: fc.record({ _tag: fc.constant("StreamVersion" as const), streamId: fc.constantFrom(...streamNames) }),
@@ -323,20 +361,54 @@ const modelReadStream = (
   return stream.filter((event) => event.version <= from && event.version >= to).reverse().slice(0, budget)
 }
 
+// The filter with its times picked from what the store told (`times[i]`: the recording
+// time of ordinal i + 1), as a caller would pass it.
+const pickedFilter = (filter: GeneratedFilter, times: ReadonlyArray<number>): EventFilter => {
+  const from = pickTime(filter.from, times)
+  const before = pickTime(filter.before, times)
+  const [low, high] = from !== undefined && before !== undefined && from > before ? [before, from] : [from, before]
+  return {
+    categories: filter.categories,
+    types: filter.types,
+    correlationIds: filter.correlationIds,
+    ...(low === undefined && high === undefined ? {} : {
+      recordedAt: {
+        ...(low === undefined ? {} : { from: new Date(low) }),
+        ...(high === undefined ? {} : { before: new Date(high) })
+      }
+    })
+  }
+}
+
+const pickTime = (pick: TimePick | undefined, times: ReadonlyArray<number>): number | undefined => {
+  if (pick === undefined || times.length === 0) return undefined
+  const time = times[pick.ordinal % times.length]
+  return time === undefined ? undefined : time + pick.shift
+}
+
+// The filter's meaning, stated again here from the contract's words.
 const modelReadAll = (
   model: Model,
   afterOrdinal: number,
   filter: EventFilter,
-  limit: number | undefined
+  limit: number | undefined,
+  times: ReadonlyArray<number>
 ): ReadonlyArray<ModelEvent> => {
   const categories = filter.categories ?? []
   const types = filter.types ?? []
+  const correlationIds = filter.correlationIds ?? []
+  const from = filter.recordedAt?.from?.getTime() ?? Number.NEGATIVE_INFINITY
+  const before = filter.recordedAt?.before?.getTime() ?? Number.POSITIVE_INFINITY
   return model.log
-    .filter((event) =>
-      event.ordinal > afterOrdinal &&
-      (categories.length === 0 || categories.includes(categoryOf(event.streamId))) &&
-      (types.length === 0 || types.includes(event.type))
-    )
+    .filter((event) => {
+      const time = times[event.ordinal - 1] ?? Number.NaN
+      const correlationId = event.metadata.correlationId
+      return event.ordinal > afterOrdinal &&
+        (categories.length === 0 || categories.includes(categoryOf(event.streamId))) &&
+        (types.length === 0 || types.includes(event.type)) &&
+        (correlationIds.length === 0 || (typeof correlationId === "string" && correlationIds.includes(correlationId))) &&
+        time >= from && time < before
+    })
     .slice(0, limit ?? Number.POSITIVE_INFINITY)
 }
 
@@ -403,6 +475,8 @@ interface Run {
   readonly history: Array<Extract<Operation, { _tag: "Append" }>>
   readonly resolved: Map<Extract<Operation, { _tag: "Append" }>, ExpectedVersion>
   readonly trace: Array<string>
+  // The recording time of each ordinal the store has told, in epoch milliseconds.
+  readonly times: Array<number>
 }
 
 const learnPosition = (run: Run, ordinal: number, position: Position): void => {
@@ -536,10 +610,32 @@ const step = (run: Run, operation: Operation) =>
         const known = [0, ...[...run.positions.keys()].sort((a, b) => a - b)]
         const ordinal = known[operation.checkpoint % known.length] ?? 0
         const from = ordinal === 0 ? 0 : run.positions.get(ordinal) ?? 0
-        const { filter, limit } = operation
+        yield* learnTimes(run)
+        const filter = pickedFilter(operation.filter, run.times)
+        const { limit } = operation
+        const expected = modelReadAll(model, ordinal, filter, limit, run.times)
+        if (operation.subscribe) {
+          run.trace.push(`subscribe after ordinal ${ordinal} ${JSON.stringify(filter)}, expecting ${expected.length}`)
+          const events = yield* collect(Stream.take(store.subscribe({ from, filter }), expected.length)).pipe(
+            Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the subscription delivered too few events")) })
+          )
+          compareEvents(run, events, expected)
+          return
+        }
         run.trace.push(`readAll after ordinal ${ordinal} ${JSON.stringify({ filter, limit })}`)
         const events = yield* collect(store.readAll({ from, filter, ...(limit === undefined ? {} : { limit }) }))
-        compareEvents(run, events, modelReadAll(model, ordinal, filter, limit))
+        compareEvents(run, events, expected)
+        return
+      }
+      case "ReadStreamAsOf": {
+        const { streamId, direction } = operation
+        yield* learnTimes(run)
+        const asOf = pickTime(operation.asOf, run.times)
+        if (asOf === undefined) return
+        run.trace.push(`readStream ${streamId} ${direction} as of ${new Date(asOf).toISOString()}`)
+        const events = yield* collect(store.readStream(streamId, { direction, asOf: new Date(asOf) }))
+        const prefix = streamOf(model, streamId).filter((event) => (run.times[event.ordinal - 1] ?? Number.NaN) <= asOf)
+        compareEvents(run, events, direction === "forward" ? prefix : [...prefix].reverse())
         return
       }
       case "StreamVersion": {
@@ -551,6 +647,24 @@ const step = (run: Run, operation: Operation) =>
     }
   })
 
+// Reads the whole log to learn each event's recording time, checking that recording
+// times never go backwards in global order and never change once told.
+const learnTimes = (run: Run) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const events = yield* collect(store.readAll())
+    compareEvents(run, events, run.model.log)
+    let previous = Number.NEGATIVE_INFINITY
+    events.forEach((event, index) => {
+      const time = event.recordedAt.getTime()
+      assert.isFalse(time < previous, `recordedAt went backwards at position ${event.position}`)
+      const told = run.times[index]
+      if (told !== undefined) assert.strictEqual(time, told, `the recordedAt of position ${event.position} changed`)
+      run.times[index] = time
+      previous = time
+    })
+  })
+
 const history = (operations: ReadonlyArray<Operation>) =>
   Effect.gen(function*() {
     const run: Run = {
@@ -559,7 +673,8 @@ const history = (operations: ReadonlyArray<Operation>) =>
       ids: new Map(),
       history: [],
       resolved: new Map(),
-      trace: []
+      trace: [],
+      times: []
     }
     for (const operation of operations) {
       yield* step(run, operation).pipe(
@@ -567,8 +682,7 @@ const history = (operations: ReadonlyArray<Operation>) =>
       )
     }
     // Finally the whole log, which also checks every position an append reported.
-    const store = yield* EventStore
-    compareEvents(run, yield* collect(store.readAll()), run.model.log)
+    yield* learnTimes(run)
     assert.strictEqual(new Set(run.ids.values()).size, run.model.log.length, "event ids are not unique")
   })
 
