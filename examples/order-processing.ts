@@ -2,7 +2,8 @@
  * Orders on an event store, through the command handler (the order workflow of the
  * "event store learning project"): several customers fill carts, submit, pay, complete
  * and cancel orders; two app servers race on one order and the handler's retry lands both;
- * one order's history as a table, and its state at an earlier version and an earlier
+ * one order's history as a table; queries over the history (by type, category,
+ * correlation id and time range); an order's state at an earlier version and an earlier
  * moment; an order completed by an older version of the app (OrderCompleted v1) read
  * as v2; three read models fed from the same events.
  *
@@ -42,16 +43,18 @@ const add = (product: Product, quantity: number, unitPrice: number = product.uni
   unitPrice
 })
 
-const run = (id: string, command: Order.Command) =>
+// `correlationId`: the request the command belongs to, recorded with its events.
+const run = (id: string, command: Order.Command, correlationId?: string) =>
   Effect.gen(function*() {
     yield* Console.log(`> order ${id}: ${Order.describeCommand(command)}`)
-    const handled = yield* orders.handle(id, command)
+    const handled = yield* orders.handle(id, command, correlationId === undefined ? {} : { metadata: { correlationId } })
     for (const event of handled.events) yield* Console.log(`  + ${event.type} ${JSON.stringify(event.data)}`)
     yield* Console.log(`  = ${Order.describeState(handled.state)} (version ${handled.version})`)
   }).pipe(Effect.catchTag("Rejected", (rejected) => Console.log(`  rejected: ${Order.explain(rejected.rejection)}`)))
 
 /** Commands that take the moment they happen: built when they run, not when the script is written. */
-const timed = (command: (at: string) => Order.Command) => (id: string) => Effect.flatMap(now, (at) => run(id, command(at)))
+const timed = (command: (at: string) => Order.Command) => (id: string, correlationId?: string) =>
+  Effect.flatMap(now, (at) => run(id, command(at), correlationId))
 
 const create = (customerId: string) => timed((at) => ({ type: "CreateOrder", customerId, at }))
 const submit = timed((at) => ({ type: "SubmitOrder", at }))
@@ -87,6 +90,9 @@ const withStagedRace = Effect.gen(function*() {
 
 const program = Effect.gen(function*() {
   const store = yield* EventStore.EventStore
+  // Everything this run records is recorded at or after this moment: recording times
+  // never go backwards in a store.
+  const startedAt = new Date(yield* Clock.currentTimeMillis)
   const earlierEvents = yield* Stream.runCount(store.readAll({ filter: { categories: ["order"] } }))
   const earlierOrders = yield* Stream.runCount(store.readAll({ filter: { categories: ["order"], types: ["OrderCreated"] } }))
   yield* Console.log(`${earlierEvents} order events from earlier runs (${earlierOrders} orders)`)
@@ -116,9 +122,11 @@ const program = Effect.gen(function*() {
   yield* create("bob")(bob)
   yield* run(bob, add(kettle, 1))
   yield* run(bob, add(tea, 2))
-  yield* pay(4_300, `pay-${bob}`)(bob)
-  yield* submit(bob)
-  yield* pay(4_300, `pay-${bob}`)(bob)
+  // The checkout is one request: its events carry its correlation id.
+  const checkout = `checkout-${bob}`
+  yield* pay(4_300, `pay-${bob}`)(bob, checkout)
+  yield* submit(bob, checkout)
+  yield* pay(4_300, `pay-${bob}`)(bob, checkout)
   yield* run(bob, add(tea, 1))
   yield* cancel("out of stock")(bob)
 
@@ -152,11 +160,33 @@ const program = Effect.gen(function*() {
     )
   ))
 
+  yield* Console.log("\n== Querying the history of this run")
+  const thisRun: EventStore.TimeRange = { from: startedAt }
+  const line = (recorded: EventStore.RecordedEvent) =>
+    Console.log(`  ${String(recorded.position).padStart(8)}  ${recorded.streamId.padEnd(10)} v${recorded.version}  ${recorded.type}`)
+  yield* Console.log("  payments (by type):")
+  yield* store.readAll({ filter: { types: ["OrderPaid"], recordedAt: thisRun } }).pipe(Stream.runForEach(line))
+  const orderEvents = yield* Stream.runCount(store.readAll({ filter: { categories: ["order"], recordedAt: thisRun } }))
+  yield* Console.log(`  order events (by category): ${orderEvents}`)
+  yield* Console.log(`  everything the request ${checkout} caused (by correlation id):`)
+  yield* store.readAll({ filter: { correlationIds: [checkout] } }).pipe(Stream.runForEach(line))
+  const early = yield* Stream.runCollect(store.readAll({
+    filter: { categories: ["order"], recordedAt: { from: startedAt, before: new Date(afterSubmitting.getTime() + 1) } }
+  }))
+  yield* Console.log(
+    `  recorded from the start of this run until order ${ada} was submitted (by time range): ${early.length} events, of ${
+      [...new Set(early.map((recorded) => recorded.streamId))].join(", ")
+    }`
+  )
+
   yield* Console.log(`\n== Time travel: order ${ada} as it was`)
   const atVersion4 = yield* orders.load(ada, { version: 4 })
   yield* Console.log(`  at version 4: ${Order.describeState(atVersion4.state)}`)
   const atMoment = yield* orders.load(ada, { at: afterSubmitting })
   yield* Console.log(`  at ${afterSubmitting.toISOString()}, just after it was submitted: ${Order.describeState(atMoment.state)} (version ${atMoment.version})`)
+  // The same moment, straight from the store: the stream as of then.
+  const asOf = yield* Stream.runCollect(store.readStream(orders.streamIdOf(ada), { asOf: afterSubmitting }))
+  yield* Console.log(`  its events as of then: ${asOf.map((recorded) => recorded.type).join(", ")}`)
   const today = yield* orders.load(ada)
   yield* Console.log(`  now: ${Order.describeState(today.state)} (version ${today.version})`)
 

@@ -1,6 +1,6 @@
 /**
- * A training plan on an event store, through the command handler (the plan / block /
- * workout aggregate of the "event sourcing tutorial"): a plan is created, divided into
+ * A training plan on an event store, through the command handler (an aggregate of plans,
+ * blocks and workouts): a plan is created, divided into
  * training blocks, and filled with workouts; every rule of TrainingPlan.ts shows up as a
  * typed rejection with its reason; at the end the plan is loaded and printed, blocks and
  * workouts, from its events.

@@ -319,8 +319,11 @@ const readOnto = <C, S, E, R>(
       return undefined
     }
     const { at } = upTo
-    const events = store.readStream(streamId, upTo.version !== undefined ? { to: upTo.version } : from === undefined ? {} : { from: from.version + 1 })
-    return (at === undefined ? events : Stream.takeWhile(events, (recorded) => recorded.recordedAt <= at)).pipe(
+    const range = upTo.version !== undefined ? { to: upTo.version } : from === undefined ? {} : { from: from.version + 1 }
+    // The store reads the stream as of `at`: recording times never go backwards, so that
+    // is the stream up to the last event recorded at or before it.
+    const events = store.readStream(streamId, at === undefined ? range : { ...range, asOf: at })
+    return events.pipe(
       Stream.runForEachArray((chunk) => {
         for (const recorded of chunk) {
           const failure = apply(recorded)
@@ -473,6 +476,40 @@ const annotateFailure = <R>(error: HandleError<R>): Effect.Effect<void> =>
     : Effect.void
 
 /**
+ * Each command's outcome once its batch is appended (or needed no append). Only a command
+ * recorded before this batch needs the store again: its events are read back.
+ */
+const outcomesOf = <S, E, R>(
+  codec: Codec<E>,
+  store: Store,
+  streamId: string,
+  plan: CommandBatch.Plan<S, E, R>,
+  version: number,
+  appended: AppendResult | undefined
+): Effect.Effect<ReadonlyArray<Exit.Exit<Handled<S, E>, HandleError<R>>>> => {
+  type Outcome = Exit.Exit<Handled<S, E>, HandleError<R>>
+  const outcomeOf = (verdict: Exclude<CommandBatch.Verdict<S, E, R>, { readonly _tag: "Recorded" }>): Outcome =>
+    outcomeOfVerdict(streamId, plan, version, appended, verdict)
+  const outcomes: Array<Outcome> = []
+  for (const verdict of plan.verdicts) {
+    if (verdict._tag === "Recorded") {
+      return Effect.forEach(plan.verdicts, (each): Effect.Effect<Outcome> =>
+        each._tag === "Recorded"
+          ? Effect.exit(Effect.map(previousEvents(codec, store, streamId, each.commandId), (events): Handled<S, E> => ({
+            streamId,
+            events,
+            state: plan.state,
+            version,
+            alreadyHandled: true
+          })))
+          : Effect.succeed(outcomeOf(each)))
+    }
+    outcomes.push(outcomeOf(verdict))
+  }
+  return Effect.succeed(outcomes)
+}
+
+/**
  * The handler, needing `Env` besides the `EventStore` for its snapshots (`never` without).
  */
 const build = <C, S, E, R, Env>(options: Options<C, S, E, R>, use: SnapshotUse<S, Env> | undefined) => {
@@ -498,11 +535,7 @@ const build = <C, S, E, R, Env>(options: Options<C, S, E, R>, use: SnapshotUse<S
     return Effect.catch(use.save(streamId, entry.version, entry.state), (error) => Effect.logWarning(error.message))
   }
 
-  /**
-   * Each command's outcome once its batch is appended (or needed no append), after
-   * remembering the stream's new state. Only a command recorded before this batch needs
-   * the store again: its events are read back.
-   */
+  /** Each command's outcome (see `outcomesOf`), after remembering the stream's new state. */
   const settle = (
     store: Store,
     streamId: string,
@@ -518,36 +551,8 @@ const build = <C, S, E, R, Env>(options: Options<C, S, E, R>, use: SnapshotUse<S
       streamId,
       snapshots === undefined ? { version, state: plan.state, commandIds } : { version, state: plan.state, commandIds, snapshots }
     )
-    const outcomes = outcomesOf(store, streamId, plan, version, appended)
+    const outcomes = outcomesOf(codec, store, streamId, plan, version, appended)
     return saving === undefined ? outcomes : Effect.andThen(saving, outcomes)
-  }
-
-  const outcomesOf = (
-    store: Store,
-    streamId: string,
-    plan: CommandBatch.Plan<S, E, R>,
-    version: number,
-    appended: AppendResult | undefined
-  ): Effect.Effect<ReadonlyArray<Outcome>> => {
-    const outcomeOf = (verdict: Exclude<CommandBatch.Verdict<S, E, R>, { readonly _tag: "Recorded" }>): Outcome =>
-      outcomeOfVerdict(streamId, plan, version, appended, verdict)
-    const outcomes: Array<Outcome> = []
-    for (const verdict of plan.verdicts) {
-      if (verdict._tag === "Recorded") {
-        return Effect.forEach(plan.verdicts, (each) =>
-          each._tag === "Recorded"
-            ? Effect.exit(Effect.map(previousEvents(codec, store, streamId, each.commandId), (events): Handled<S, E> => ({
-              streamId,
-              events,
-              state: plan.state,
-              version,
-              alreadyHandled: true
-            })))
-            : Effect.succeed(outcomeOf(each)))
-      }
-      outcomes.push(outcomeOf(verdict))
-    }
-    return Effect.succeed(outcomes)
   }
 
   /** When a batch fails as a whole (after any retries): the same failure for each command. */

@@ -5,8 +5,8 @@
  *
  * - **Schema.** The layer owns its schema (`options.schema`, default `es_kernel`): the
  *   table `es_events`, the key/value table `es_meta` (schema version, transaction-id
- *   offset) and the view `events`, the order-processing tutorial's table by its own column
- *   names (`aggregate_id`, `event_type`, `version`, `data`, `timestamp`). Versioned
+ *   offset) and the view `events`, the events under the column names an event table often
+ *   has (`aggregate_id`, `event_type`, `version`, `data`, `timestamp`). Versioned
  *   migrations run at start, in one transaction under an advisory lock, so processes that
  *   start together are safe. Several stores share a database under different schemas.
  * - **Payloads.** `data` and `metadata` are stored as `json`, the exact JSON text: key

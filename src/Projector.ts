@@ -79,7 +79,8 @@ export interface ViewProjection<S, E> extends Common<E> {
 }
 
 /**
- * An effectful handler (at least once).
+ * An effectful handler: at least once, or exactly once for what it writes inside the
+ * checkpoint store's transaction (on PostgreSQL, through that store's client).
  *
  * @since 0.2.0
  */

@@ -36,6 +36,13 @@ describe("order processing example", () => {
       .map((type, index) => ` +${index + 1} +${index + 1}  ${type.padEnd(15)} v${type === "OrderCompleted" ? 2 : 1} +${moment}`)
     expect(output).toMatch(new RegExp(`== History of order 1001\n.*recorded at\n${history.join("\n")}\n`))
 
+    expect(output).toMatch(/  payments \(by type\):\n +7  order-1001 v7  OrderPaid\n +13  order-1002 v5  OrderPaid\n/)
+    expect(output).toContain("  order events (by category): 22\n")
+    expect(output).toMatch(
+      /everything the request checkout-1002 caused \(by correlation id\):\n +12  order-1002 v4  OrderSubmitted\n +13  order-1002 v5  OrderPaid\n/
+    )
+    expect(output).toContain("until order 1001 was submitted (by time range): 6 events, of order-1001\n")
+    expect(output).toContain("  its events as of then: OrderCreated, ItemAdded, ItemAdded, ItemAdded, ItemRemoved, OrderSubmitted\n")
     expect(output).toContain("  at version 4: draft for ada: 2 × Coffee beans, 1 × Mug, 1 × Grinder, total 78.00\n")
     expect(output).toMatch(
       new RegExp(`  at ${moment}, just after it was submitted: submitted for ada: 2 × Coffee beans, 1 × Grinder, total 70.00 \\(version 6\\)\n`)
@@ -79,6 +86,10 @@ describe("order processing example", () => {
       expect(second).toContain("    beans    Coffee beans    6 sold   75.00\n    grinder  Grinder         2 sold   90.00")
       expect(second).toContain("    ada  1001 completed, 1004 submitted, 1006 completed, 1009 submitted")
       expect(second).toContain("(read up to position 54)")
+      // Queries over this run only, by its time range; the correlation id is this run's own.
+      expect(second).toMatch(/  payments \(by type\):\n +34  order-1006 v7  OrderPaid\n +40  order-1007 v5  OrderPaid\n/)
+      expect(second).toContain("  order events (by category): 22\n")
+      expect(second).toMatch(/checkout-1007 caused \(by correlation id\):\n +39  order-1007 v4  OrderSubmitted\n +40  order-1007 v5  OrderPaid\n/)
     } finally {
       await rm(directory, { recursive: true, force: true })
     }

@@ -17,7 +17,7 @@ const tsc = join(repo, "node_modules", "typescript", "bin", "tsc")
 const peers = ["effect", "fp-ts", "io-ts"]
 // The tarball holds what an application needs: the build, the sources its maps point at,
 // the user docs. No tests, benches, CI scripts or build configuration.
-const shipped = /^(dist\/|src\/|docs\/(CONCEPTS|STORE|CODECS|POSTGRESQL|READSIDE|CLI)\.md$|package\.json$|README\.md$|LICENSE$)/
+const shipped = /^(dist\/|src\/|docs\/(CONCEPTS|STORE|CODECS|POSTGRESQL|READSIDE|FILE|OBSERVABILITY|CLI)\.md$|package\.json$|README\.md$|LICENSE$)/
 
 // The outer `npm test` exports its own npm_* settings; the app's npm must not inherit them.
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_")))

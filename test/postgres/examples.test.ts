@@ -40,6 +40,11 @@ postgresSuite("examples on PostgreSQL", (database) => {
     expect(second).toContain("27 order events from earlier runs (5 orders)")
     expect(second).toContain("    1010  bob  completed   12.50")
     expect(second).toContain("    beans    Coffee beans    6 sold   75.00\n    grinder  Grinder         2 sold   90.00")
+    // History queries pushed into SQL: this run's payments, and one request's events.
+    expect(second).toMatch(/  payments \(by type\):\n +\d+  order-1006 v7  OrderPaid\n +\d+  order-1007 v5  OrderPaid\n  order events/)
+    expect(second).toContain("  order events (by category): 22\n")
+    expect(second).toMatch(/checkout-1007 caused \(by correlation id\):\n +\d+  order-1007 v4  OrderSubmitted\n +\d+  order-1007 v5  OrderPaid\n  recorded/)
+    expect(second).toContain("until order 1006 was submitted (by time range): 6 events, of order-1006\n")
   }, 120_000)
 
   it("training-plan finds its commands already handled on a second run", async () => {

@@ -4,7 +4,9 @@
  */
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Stream } from "effect"
+import { CheckpointStore } from "../../src/CheckpointStore.js"
 import { EventStore } from "../../src/EventStore.js"
+import { SnapshotStore } from "../../src/SnapshotStore.js"
 import * as EventStorePostgres from "../../src/EventStorePostgres.js"
 import { events } from "../../src/internal/testing/conformance.js"
 import { freshSchema, postgresSuite } from "./server.js"
@@ -101,7 +103,7 @@ postgresSuite("EventStorePostgres schema", (database) => {
     })
   })
 
-  it.live("an application role granted only USAGE, SELECT and INSERT runs a store another role migrated", () => {
+  it.live("an application role with the grants docs/POSTGRESQL.md lists runs a store, its checkpoints and snapshots", () => {
     const schema = freshSchema()
     const role = `app_${schema}`
     const asRole = new URL(database.url())
@@ -114,6 +116,8 @@ postgresSuite("EventStorePostgres schema", (database) => {
       yield* pool.unsafe(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`)
       yield* pool.unsafe(`GRANT SELECT, INSERT ON ${schema}.es_events TO ${role}`)
       yield* pool.unsafe(`GRANT SELECT ON ${schema}.es_meta, ${schema}.events TO ${role}`)
+      yield* pool.unsafe(`GRANT SELECT, INSERT, UPDATE ON ${schema}.es_checkpoints, ${schema}.es_projection_versions TO ${role}`)
+      yield* pool.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}.es_snapshots TO ${role}`)
       const read = yield* Effect.provide(
         EventStore.use((store) =>
           Effect.andThen(store.append("order-1", events(1), 1), Stream.runCollect(Stream.take(store.subscribe(), 2)))
@@ -121,6 +125,27 @@ postgresSuite("EventStorePostgres schema", (database) => {
         Layer.fresh(EventStorePostgres.layer({ url: asRole.href, schema }))
       )
       assert.deepStrictEqual(read.map((event) => event.version), [1, 2])
+      const checkpoint = yield* Effect.provide(
+        Effect.scoped(Effect.gen(function*() {
+          const checkpoints = yield* CheckpointStore
+          yield* checkpoints.claim("tally@1")
+          yield* checkpoints.save("tally@1", { position: 7 })
+          yield* checkpoints.activate("tally", 1)
+          return yield* checkpoints.load("tally@1")
+        })),
+        Layer.fresh(EventStorePostgres.layerCheckpoints({ url: asRole.href, schema }))
+      )
+      assert.strictEqual(checkpoint?.position, 7)
+      const snapshot = yield* Effect.provide(
+        Effect.gen(function*() {
+          const snapshots = yield* SnapshotStore
+          yield* snapshots.save({ streamId: "order-1", version: 2, stateVersion: 1, state: { total: 2 } })
+          yield* snapshots.save({ streamId: "order-1", version: 2, stateVersion: 1, state: { total: 2 } })
+          return yield* snapshots.load("order-1", 1)
+        }),
+        Layer.fresh(EventStorePostgres.layerSnapshots({ url: asRole.href, schema }))
+      )
+      assert.strictEqual(snapshot._tag, "Found")
       // Creating a store is another matter: that needs CREATE on the database.
       const refused = yield* Effect.exit(Effect.provide(
         EventStore.use((store) => store.streamVersion("order-1")),

@@ -127,7 +127,7 @@ export const statements = (schema: string): Statements => {
         CONSTRAINT es_events_event_id UNIQUE (event_id)
       )`,
       `INSERT INTO ${s}.es_meta (key, value) VALUES ('xid_offset', 0) ON CONFLICT (key) DO NOTHING`,
-      // The order-processing tutorial's table, by its own column names.
+      // The events under the column names an event table often has (aggregate_id, event_type, timestamp).
       `CREATE VIEW ${s}.events AS
         SELECT stream_id AS aggregate_id, type AS event_type, version, data, metadata,
                recorded_at AS "timestamp", position, event_id, schema_version
