@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises"
 import { Effect } from "effect"
 import type { Command } from "./command.js"
 import { CliError, exitCodes, positionals, stringOption, writeLines } from "./command.js"
-import { eventLine, headerLine, trailerLine } from "./ndjson.js"
+import { exportLine, headerLine, trailerLine } from "./ndjson.js"
 import { scanAll } from "./scan.js"
 import { count } from "./table.js"
 import { locationHelp, locationOf, locationOptions, openStore } from "./target.js"
@@ -64,7 +64,7 @@ ${locationHelp}
       const sink: Sink = file?.sink ?? writeLines
       const started = Date.now()
       yield* sink([headerLine(location._tag === "File" ? "file" : "postgres", new Date())])
-      const events = yield* scanAll(store, location, {}, (chunk) => sink(chunk.map(eventLine)))
+      const events = yield* scanAll(store, location, {}, (chunk) => sink(chunk.map(exportLine)))
       yield* sink([trailerLine(events)])
       if (file !== undefined) {
         yield* file.complete

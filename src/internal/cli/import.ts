@@ -5,16 +5,15 @@
  *
  * @internal
  */
-import { createReadStream } from "node:fs"
-import * as fs from "node:fs/promises"
-import { createInterface } from "node:readline"
 import { Effect, Option, Stream } from "effect"
 import { limits } from "../../EventStore.js"
-import type { AppendError, EventStore, NewEvent, RecordedEvent } from "../../EventStore.js"
+import type { AppendError, EventStore, NewEvent } from "../../EventStore.js"
 import { quote } from "../text.js"
 import type { Command } from "./command.js"
 import { CliError, exitCodes, flag, positionals, stringOption, writeLines } from "./command.js"
+import { lines } from "./lines.js"
 import { parseBodyLine, parseHeader } from "./ndjson.js"
+import type { ExportedEvent } from "./ndjson.js"
 import { progress } from "./progress.js"
 import { count } from "./table.js"
 import { describeLocation, loadPostgres, locationHelp, locationOf, locationOptions, openStore, storeFailed } from "./target.js"
@@ -23,6 +22,9 @@ import type { Location } from "./target.js"
 // One append holds a run of consecutive events of one stream, cut at the contract's
 // batch size and at 16 Mi characters of lines (at most 48 MiB of UTF-8, under its 64 MiB).
 const runCharacters = 16 * 1024 * 1024
+
+// Batches read ahead of the one being appended.
+const readAhead = 2
 
 /** Consecutive events of one stream in the export, appended together. @internal */
 export interface Run {
@@ -35,14 +37,25 @@ export interface Run {
 
 /**
  * How runs reach the store: a batch of runs (each stream at most once, at most
- * `maxEvents` events) at a time, in the export's order.
+ * `maxEvents` events and `maxRuns` runs) at a time, in the export's order. `prepare`
+ * encodes a batch while the batches before it are being appended.
  *
  * @internal
  */
 export interface Importer {
   readonly maxEvents: number
   readonly maxRuns: number
-  readonly appendBatch: (runs: ReadonlyArray<Run>) => Effect.Effect<void, CliError>
+  /** How many batches' `attempt`s may be under way at once. */
+  readonly concurrency: number
+  readonly prepare: (runs: ReadonlyArray<Run>) => Effect.Effect<PreparedBatch>
+}
+
+/** A batch, encoded, and its two ways into the store. @internal */
+export interface PreparedBatch {
+  /** The fast way: whether the batch went in. */
+  readonly attempt: Effect.Effect<boolean, CliError>
+  /** For a batch its attempt did not take in: one batch at a time, in order, with every check. */
+  readonly fallback: Effect.Effect<void, CliError>
 }
 
 const found = (reason: string) => new CliError({ exitCode: exitCodes.found, reason })
@@ -63,29 +76,7 @@ const appendFailed = (location: Location, run: Run) => (error: AppendError): Cli
   }
 }
 
-// The lines of the input. The reader is created when the stream starts: lines a
-// readline interface emits before its iteration begins would be lost.
-const lines = (input: string | undefined) =>
-  Effect.gen(function*() {
-    const total = input === undefined ? undefined : yield* Effect.tryPromise({
-      try: () => fs.stat(input).then((stats) => stats.size),
-      catch: (cause) => new CliError({ exitCode: exitCodes.unavailable, reason: `reading ${input}: ${String(cause)}` })
-    })
-    let bytesRead = 0
-    const stream = Stream.suspend(() => {
-      const source = input === undefined ? process.stdin : createReadStream(input)
-      source.on("data", (chunk: Buffer | string) => {
-        bytesRead += chunk.length
-      })
-      return Stream.fromAsyncIterable(
-        createInterface({ input: source, crlfDelay: Infinity }),
-        (cause) => new CliError({ exitCode: exitCodes.unavailable, reason: `reading ${input ?? "standard input"}: ${String(cause)}` })
-      ).pipe(Stream.ensuring(Effect.sync(() => source.destroy())))
-    })
-    return { stream, total, bytesRead: () => bytesRead }
-  })
-
-/** What an import did. */
+/** What an import read. */
 interface Tally {
   line: number
   events: number
@@ -94,13 +85,133 @@ interface Tally {
   ended: number | undefined
 }
 
+/**
+ * Cuts the export's events into runs (consecutive events of one stream, at most the
+ * contract's batch size and `runCharacters`) and the runs into batches an importer takes
+ * (each stream at most once, at most `maxRuns` runs and `maxEvents` events), keeping the
+ * export's order.
+ */
+class Batcher {
+  private run: Run | undefined = undefined
+  private batch: Array<Run> = []
+  private batchEvents = 0
+  private readonly batchStreams = new Set<string>()
+  private completed: Array<ReadonlyArray<Run>> = []
+
+  constructor(private readonly importer: Importer, private readonly tally: Tally) {}
+
+  add(event: ExportedEvent, characters: number): void {
+    const newEvent: NewEvent = {
+      eventId: event.eventId,
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata,
+      schemaVersion: event.schemaVersion
+    }
+    const run = this.run
+    if (
+      run !== undefined && run.streamId === event.streamId && run.lastVersion + 1 === event.version &&
+      run.events.length < limits.batchEvents && run.characters + characters <= runCharacters
+    ) {
+      run.events.push(newEvent)
+      run.lastVersion = event.version
+      run.characters += characters
+      return
+    }
+    this.closeRun()
+    this.run = { streamId: event.streamId, firstVersion: event.version, lastVersion: event.version, events: [newEvent], characters }
+  }
+
+  /** The batches completed since the last call. */
+  take(): ReadonlyArray<ReadonlyArray<Run>> {
+    const completed = this.completed
+    this.completed = []
+    return completed
+  }
+
+  /** Completes the run and the batch being filled. */
+  end(): void {
+    this.closeRun()
+    this.closeBatch()
+  }
+
+  private closeRun(): void {
+    const run = this.run
+    if (run === undefined) return
+    this.run = undefined
+    const fits = this.batch.length === 0 || (
+      !this.batchStreams.has(run.streamId) && this.batch.length < this.importer.maxRuns &&
+      this.batchEvents + run.events.length <= this.importer.maxEvents
+    )
+    if (!fits) this.closeBatch()
+    this.batch.push(run)
+    this.batchEvents += run.events.length
+    this.batchStreams.add(run.streamId)
+  }
+
+  private closeBatch(): void {
+    if (this.batch.length === 0) return
+    this.completed.push(this.batch)
+    this.tally.appends += this.batch.length
+    this.batch = []
+    this.batchEvents = 0
+    this.batchStreams.clear()
+  }
+}
+
+/**
+ * Reads the export's lines in order: the header, the events (handed to the batcher) and
+ * the trailer. A line that is none of these stops the import, naming the line.
+ */
+class ExportReader {
+  constructor(
+    private readonly input: string | undefined,
+    private readonly tally: Tally,
+    private readonly batcher: Batcher
+  ) {}
+
+  /** Reads `texts`; the batches they complete, or the error at the first bad line. */
+  read(texts: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<Run>> | CliError {
+    const tally = this.tally
+    for (const text of texts) {
+      tally.line++
+      if (tally.line === 1) {
+        const header = parseHeader(text)
+        if (typeof header === "string") return this.atLine(header)
+        continue
+      }
+      if (text.length === 0) continue
+      if (tally.ended !== undefined) return this.atLine("a line after the trailer; the file was joined with another")
+      const parsed = parseBodyLine(text)
+      if (typeof parsed === "string") return this.atLine(parsed)
+      if (parsed._tag === "End") {
+        tally.ended = parsed.events
+        continue
+      }
+      tally.events++
+      tally.streams.add(parsed.event.streamId)
+      this.batcher.add(parsed.event, text.length)
+    }
+    return this.batcher.take()
+  }
+
+  /** The batches left when the input ends. */
+  end(): ReadonlyArray<ReadonlyArray<Run>> {
+    this.batcher.end()
+    return this.batcher.take()
+  }
+
+  private atLine(reason: string): CliError {
+    return found(`${this.input ?? "standard input"} line ${this.tally.line}: ${reason}`)
+  }
+}
+
 // Decides, at the export's first event, whether importing may go ahead: into an empty
 // store, into one that begins with that same event (a re-run), or anywhere with --force.
-const checkTarget = (store: EventStore["Service"], location: Location, first: RecordedEvent, force: boolean) =>
+const checkTarget = (store: EventStore["Service"], location: Location, firstEventId: string | undefined) =>
   Effect.gen(function*() {
-    if (force) return
     const head = yield* store.readAll({ limit: 1 }).pipe(Stream.runHead, Effect.mapError(storeFailed(location, "reading")))
-    if (Option.isNone(head) || head.value.eventId === first.eventId) return
+    if (Option.isNone(head) || head.value.eventId === firstEventId) return
     return yield* found(
       `${describeLocation(location)} is not empty and does not begin with this export (its first event is ${quote(head.value.eventId)} of stream ${
         quote(head.value.streamId)
@@ -150,80 +261,38 @@ ${locationHelp}
         Effect.asVoid(store.append(run.streamId, run.events, run.firstVersion - 1).pipe(Effect.mapError(appendFailed(location, run))))
       const importer: Importer = location._tag === "Postgres"
         ? yield* Effect.flatMap(loadPostgres, (postgres) => postgres.bulkImporter(location.url, location.schema, appendRun))
-        : { maxEvents: 1, maxRuns: 1, appendBatch: (runs) => Effect.forEach(runs, appendRun, { discard: true }) }
-      // The run being read, and the batch of runs (each stream at most once) it joins.
-      let run: Run | undefined
-      let batch: Array<Run> = []
-      let batchEvents = 0
-      const batchStreams = new Set<string>()
-      const flushBatch = Effect.suspend(() => {
-        const runs = batch
-        batch = []
-        batchEvents = 0
-        batchStreams.clear()
-        tally.appends += runs.length
-        return runs.length === 0 ? Effect.void : importer.appendBatch(runs)
-      })
-      const flush = Effect.suspend(() => {
-        const current = run
-        if (current === undefined) return Effect.void
-        run = undefined
-        const fits = batch.length === 0 || (
-          !batchStreams.has(current.streamId) && batch.length < importer.maxRuns &&
-          batchEvents + current.events.length <= importer.maxEvents
-        )
-        return Effect.andThen(
-          fits ? Effect.void : flushBatch,
-          Effect.sync(() => {
-            batch.push(current)
-            batchEvents += current.events.length
-            batchStreams.add(current.streamId)
-          })
-        )
-      })
-      const atLine = (reason: string) => found(`${input ?? "standard input"} line ${tally.line}: ${reason}`)
-      yield* Stream.runForEach(stream, (text) =>
-        Effect.gen(function*() {
-          tally.line++
+        : {
+          maxEvents: 1,
+          maxRuns: 1,
+          concurrency: 1,
+          prepare: (runs) => Effect.succeed({ attempt: Effect.as(Effect.forEach(runs, appendRun, { discard: true }), true), fallback: Effect.void })
+        }
+      const reader = new ExportReader(input, tally, new Batcher(importer, tally))
+      // Reading and appending overlap: the batches read ahead wait in a small buffer while
+      // the importer appends the one before them.
+      const batches = stream.pipe(
+        Stream.mapEffect((texts) => {
+          const read = reader.read(texts)
           bar.update(total === undefined ? tally.line : bytesRead())
-          if (tally.line === 1) {
-            const header = parseHeader(text)
-            if (typeof header === "string") return yield* atLine(header)
-            return
-          }
-          if (text.length === 0) return
-          if (tally.ended !== undefined) return yield* atLine("a line after the trailer; the file was joined with another")
-          const parsed = parseBodyLine(text)
-          if (typeof parsed === "string") return yield* atLine(parsed)
-          if (parsed._tag === "End") {
-            tally.ended = parsed.events
-            return
-          }
-          const event = parsed.event
-          if (tally.events === 0) yield* checkTarget(store, location, event, flag(invocation, "force"))
-          tally.events++
-          tally.streams.add(event.streamId)
-          const newEvent: NewEvent = {
-            eventId: event.eventId,
-            type: event.type,
-            data: event.data,
-            metadata: event.metadata,
-            schemaVersion: event.schemaVersion
-          }
-          if (
-            run !== undefined && run.streamId === event.streamId && run.lastVersion + 1 === event.version &&
-            run.events.length < limits.batchEvents && run.characters + text.length <= runCharacters
-          ) {
-            run.events.push(newEvent)
-            run.lastVersion = event.version
-            run.characters += text.length
-            return
-          }
-          yield* flush
-          run = { streamId: event.streamId, firstVersion: event.version, lastVersion: event.version, events: [newEvent], characters: text.length }
-        }))
-      yield* flush
-      yield* flushBatch
+          return read instanceof CliError ? Effect.fail(read) : Effect.succeed(read)
+        }),
+        Stream.concat(Stream.sync(() => reader.end())),
+        Stream.flattenIterable,
+        Stream.mapEffect((runs) => Effect.map(importer.prepare(runs), (batch) => ({ firstEventId: runs[0]?.events[0]?.eventId, batch }))),
+        Stream.buffer({ capacity: readAhead })
+      )
+      // The target is checked before the first batch goes in. Attempts may overlap; a batch
+      // its attempt did not take in falls back in the export's order.
+      let checked = flag(invocation, "force")
+      yield* batches.pipe(
+        Stream.tap(({ firstEventId }) => {
+          if (checked) return Effect.void
+          checked = true
+          return checkTarget(store, location, firstEventId)
+        }),
+        Stream.mapEffect(({ batch }) => Effect.map(batch.attempt, (went) => ({ batch, went })), { concurrency: importer.concurrency }),
+        Stream.runForEach(({ batch, went }) => went ? Effect.void : batch.fallback)
+      )
       if (tally.line === 0) return yield* found(`${input ?? "standard input"} is empty; give a file written by es-kernel export`)
       if (tally.ended === undefined) {
         return yield* found(

@@ -4,18 +4,12 @@
  *
  * @internal
  */
-import { Context, Effect, Layer, Redacted } from "effect"
-import type { Scope } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { EventStore, StorageError } from "../../EventStore.js"
 import type { PositionsWouldGoBackwards, SchemaTooNew } from "../../EventStorePostgres.js"
 import * as EventStorePostgres from "../../EventStorePostgres.js"
-import { encodeAppend } from "../postgres/checks.js"
-import { checkedOffset } from "../postgres/schema.js"
-import { importAppend, inspectionStatements, invalidSchemaName, maxEventsPerTransaction, statements } from "../postgres/sql.js"
-import type { Submitted } from "../postgres/groupCommit.js"
-import { groupRunner } from "../postgres/store.js"
-import type { Importer, Run } from "./import.js"
+import { inspectionStatements, invalidSchemaName } from "../postgres/sql.js"
 import { integer } from "../postgres/rows.js"
 import type { Row } from "../postgres/rows.js"
 import { CliError, exitCodes } from "./command.js"
@@ -100,43 +94,4 @@ export const tableSizes = (url: string, schema: string): Effect.Effect<TableSize
       )
     ))
 
-/**
- * An importer that appends a batch of runs (each stream at most once) in one statement
- * and one transaction, positions in the batch's order: what makes an import fast. A run
- * the statement leaves out — its ids already recorded (a re-run) or its stream not at the
- * expected version — and every run of a batch whose transaction failed go through
- * `fallback` (the store's own append), which decides between an idempotent success and
- * a precise error. Other processes' subscribers see the imported events at their next
- * poll: the batch sends no notification.
- *
- * @internal
- */
-export const bulkImporter = (
-  url: string,
-  schema: string,
-  fallback: (run: Run) => Effect.Effect<void, CliError>
-): Effect.Effect<Importer, CliError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(PgClient.layer({ url: Redacted.make(url), maxConnections: 1, maxMessageSize: EventStorePostgres.maxRowBytes }))
-    const sql = Context.get(context, PgClient.PgClient)
-    const bound = statements(schema)
-    const offset = yield* checkedOffset(sql, bound)
-    const runGroup = groupRunner(sql, { ...bound, append: importAppend(schema) }, offset)
-    const appendBatch = (runs: ReadonlyArray<Run>) =>
-      Effect.gen(function*() {
-        const recordedAt = Date.now()
-        const submitted: Array<Submitted> = []
-        for (const run of runs) {
-          const append = encodeAppend(run.streamId, run.events, run.firstVersion - 1)
-          // The store's append reports an invalid run precisely.
-          if (append instanceof Error) return yield* Effect.forEach(runs, fallback, { discard: true })
-          submitted.push({ append, recordedAt })
-        }
-        const outcomes = yield* Effect.option(runGroup(submitted))
-        if (outcomes._tag === "None") return yield* Effect.forEach(runs, fallback, { discard: true })
-        for (const [index, run] of runs.entries()) {
-          if (outcomes.value[index]?._tag !== "Appended") yield* fallback(run)
-        }
-      })
-    return { maxEvents: maxEventsPerTransaction, maxRuns: 200, appendBatch }
-  }).pipe(Effect.mapError((error) => error instanceof CliError ? error : unavailable("preparing the import")(error)))
+export { bulkImporter } from "./bulkImport.js"

@@ -140,48 +140,7 @@ export const statements = (schema: string): Statements => {
     checkOffset: `
       SELECT COALESCE((SELECT max(position) FROM ${events}) >> ${indexBits}, 0) AS last_transaction,
              pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid`,
-    // One group of appends, one statement, one transaction. $1–$4 describe the appends
-    // (index, stream, expected version: -1 any, -2 stream exists, n exact; recorded at,
-    // epoch ms), $5–$12 and $14 their events ($14: correlation keys, '' for none), $13
-    // is the xid offset. The transaction id
-    // and the recording time come from `es_stamp` (see `historyMigration`), which hands
-    // them out together, so recording times follow positions. Only caller-chosen ids are
-    // looked up: a generated id is a random UUID. Each append is checked by itself: a wrong expected
-    // version or an event id already recorded leaves that append out (its row says why),
-    // and the others go in. Rows are inserted in stream order so that two groups racing
-    // on the same streams wait for each other instead of deadlocking.
-    append: `
-      WITH a AS (
-        SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::float8[]) AS a(i, stream_id, expected, at)
-      ),
-      ev AS (
-        SELECT * FROM unnest($5::int[], $6::int[], $7::text[], $8::bool[], $9::text[], $10::int[], $11::text[], $12::text[], $14::text[])
-          AS ev(i, ord, event_id, chosen, type, schema_version, data, metadata, correlation_id)
-      ),
-      cur AS (
-        SELECT a.*,
-          COALESCE((SELECT max(e.version) FROM ${events} e WHERE e.stream_id = a.stream_id), 0) AS actual,
-          EXISTS (SELECT 1 FROM ev JOIN ${events} e ON e.event_id = ev.event_id WHERE ev.i = a.i AND ev.chosen) AS recorded
-        FROM a
-      ),
-      ok AS (
-        SELECT * FROM cur
-        WHERE NOT recorded AND (expected = -1 OR (expected = -2 AND actual > 0) OR actual = expected)
-      ),
-      stamp AS MATERIALIZED (SELECT * FROM ${s}.es_stamp((SELECT max(at) FROM ok))),
-      ins AS (
-        INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, correlation_id)
-        SELECT ((stamp.xid + $13) << ${indexBits}) + row_number() OVER (ORDER BY ok.stream_id, ev.ord),
-               ok.stream_id, ok.actual + ev.ord, ev.event_id, ev.type, ev.schema_version, ev.data::json, ev.metadata::json,
-               stamp.recorded_at, NULLIF(ev.correlation_id, '')
-        FROM ev JOIN ok ON ok.i = ev.i CROSS JOIN stamp
-        ORDER BY ok.stream_id, ev.ord
-        RETURNING position, stream_id
-      )
-      SELECT cur.i, cur.actual, cur.recorded, p.last_position
-      FROM cur LEFT JOIN (SELECT stream_id, max(position) AS last_position FROM ins GROUP BY stream_id) p
-        ON p.stream_id = cur.stream_id
-      ORDER BY cur.i`,
+    append: appendStatement(s, events, "stream"),
     recordedByIds: `SELECT ${columns} FROM ${events} WHERE event_id = ANY($1::text[])`,
     readStreamForward: `
       SELECT ${columns} FROM ${events}
@@ -204,6 +163,64 @@ export const statements = (schema: string): Statements => {
     channel: `es_kernel_${schema}`.slice(0, 63),
     history: historyStatements(schema, columns, horizon)
   }
+}
+
+/**
+ * How an append statement orders its rows. `"stream"`: in stream order, so that two
+ * groups racing on the same streams wait for each other instead of deadlocking.
+ * `"submission"`: in the order of the appends (an import, whose positions follow its
+ * export's order).
+ */
+type RowOrder = "stream" | "submission"
+
+/**
+ * One group of appends, one statement, one transaction. `$1`–`$4` describe the appends
+ * (index, stream, expected version: -1 any, -2 stream exists, n exact; recorded at,
+ * epoch ms), `$5`–`$12` and `$14` their events (`$14`: correlation keys, '' for none),
+ * `$13` is the xid offset. The transaction id and the recording time come from
+ * `es_stamp` (see `historyMigration`), which hands them out together, so recording times
+ * follow positions. Only caller-chosen ids are looked up: a generated id is a random
+ * UUID. Each append is checked by itself: a wrong expected version or an event id
+ * already recorded leaves that append out (its row says why), and the others go in. The
+ * recorded ids are found with one join for the whole group, not one scan per append.
+ */
+const appendStatement = (s: string, events: string, order: RowOrder): string => {
+  const rowOrder = order === "stream" ? "ORDER BY ok.stream_id, ev.ord" : "ORDER BY ok.i, ev.ord"
+  return `
+      WITH a AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::float8[]) AS a(i, stream_id, expected, at)
+      ),
+      ev AS (
+        SELECT * FROM unnest($5::int[], $6::int[], $7::text[], $8::bool[], $9::text[], $10::int[], $11::text[], $12::text[], $14::text[])
+          AS ev(i, ord, event_id, chosen, type, schema_version, data, metadata, correlation_id)
+      ),
+      recorded AS (
+        SELECT DISTINCT ev.i FROM ev JOIN ${events} e ON e.event_id = ev.event_id WHERE ev.chosen
+      ),
+      cur AS (
+        SELECT a.*,
+          COALESCE((SELECT max(e.version) FROM ${events} e WHERE e.stream_id = a.stream_id), 0) AS actual,
+          a.i IN (SELECT i FROM recorded) AS recorded
+        FROM a
+      ),
+      ok AS (
+        SELECT * FROM cur
+        WHERE NOT recorded AND (expected = -1 OR (expected = -2 AND actual > 0) OR actual = expected)
+      ),
+      stamp AS MATERIALIZED (SELECT * FROM ${s}.es_stamp((SELECT max(at) FROM ok))),
+      ins AS (
+        INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, correlation_id)
+        SELECT ((stamp.xid + $13) << ${indexBits}) + row_number() OVER (${rowOrder}),
+               ok.stream_id, ok.actual + ev.ord, ev.event_id, ev.type, ev.schema_version, ev.data::json, ev.metadata::json,
+               stamp.recorded_at, NULLIF(ev.correlation_id, '')
+        FROM ev JOIN ok ON ok.i = ev.i CROSS JOIN stamp
+        ${rowOrder}
+        RETURNING position, stream_id
+      )
+      SELECT cur.i, cur.actual, cur.recorded, p.last_position
+      FROM cur LEFT JOIN (SELECT stream_id, max(position) AS last_position FROM ins GROUP BY stream_id) p
+        ON p.stream_id = cur.stream_id
+      ORDER BY cur.i`
 }
 
 // ---------------------------------------------------------------------------
@@ -519,16 +536,50 @@ export const inspectionStatements = (schema: string): InspectionStatements => {
 // The command line's import: appends that keep the source's global order
 // ---------------------------------------------------------------------------
 
-/**
- * The append statement with the group's rows numbered in the order of its appends rather
- * than by stream: an import submits one group per batch of runs from the export, each
- * stream at most once, and the positions must follow the export's order.
- *
- * @internal
- */
-export const importAppend = (schema: string): string => {
-  const append = statements(schema).append
-  const ordered = append.replaceAll("ORDER BY ok.stream_id, ev.ord", "ORDER BY ok.i, ev.ord")
-  if (ordered === append) throw new Error("importAppend: the append statement no longer orders its rows by stream; update this function")
-  return ordered
+/** The import's statements. @internal */
+export interface ImportStatements {
+  /**
+   * A batch of runs that goes in whole or not at all, with the least work per event: no
+   * id lookups (an id recorded already fails the statement on the unique index) and no
+   * sorting (rows go in the order given, so positions follow the export's order). `$1`
+   * the streams whose version the importer does not know and `$2` the versions they
+   * must be at; `$3` the recording time
+   * wished for (epoch ms); `$4` the xid offset; `$5`–`$12` the events in order: stream,
+   * version, id, type, schema version, data, metadata, correlation key ('' for none).
+   * `$13` the last event id of the batch before ('' for none): when it is not recorded,
+   * that batch did not go in, and neither does this one. When a run's stream is not at
+   * its version, nothing is inserted either. One row: `inserted`.
+   */
+  readonly fresh: string
+  /** Appends whose recorded ids or wrong versions leave them out, like the store's own; rows in the order of the appends. */
+  readonly checked: string
+}
+
+/** @internal */
+export const importStatements = (schema: string): ImportStatements => {
+  const s = `"${schema}"`
+  const events = `${s}.es_events`
+  return {
+    fresh: `
+      WITH wrong AS MATERIALIZED (
+        SELECT count(*) AS runs FROM unnest($1::text[], $2::int[]) AS a(stream_id, expected)
+        WHERE COALESCE((SELECT max(e.version) FROM ${events} e WHERE e.stream_id = a.stream_id), 0) <> a.expected
+      ),
+      behind AS MATERIALIZED (
+        SELECT $13::text <> '' AND NOT EXISTS (SELECT 1 FROM ${events} e WHERE e.event_id = $13::text) AS behind
+      ),
+      stamp AS MATERIALIZED (
+        SELECT * FROM ${s}.es_stamp($3) WHERE (SELECT runs FROM wrong) = 0 AND NOT (SELECT behind FROM behind)
+      ),
+      ins AS (
+        INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, correlation_id)
+        SELECT ((stamp.xid + $4) << ${indexBits}) + ev.n, ev.stream_id, ev.version, ev.event_id, ev.type, ev.schema_version,
+               ev.data::json, ev.metadata::json, stamp.recorded_at, NULLIF(ev.correlation_id, '')
+        FROM stamp CROSS JOIN unnest($5::text[], $6::int[], $7::text[], $8::text[], $9::int[], $10::text[], $11::text[], $12::text[])
+          WITH ORDINALITY AS ev(stream_id, version, event_id, type, schema_version, data, metadata, correlation_id, n)
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM ins) AS inserted`,
+    checked: appendStatement(s, events, "submission")
+  }
 }

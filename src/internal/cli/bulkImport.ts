@@ -1,0 +1,168 @@
+/**
+ * The import into PostgreSQL: batches of runs, each in one statement and one
+ * transaction, positions in the export's order.
+ *
+ * A batch first goes in by `fresh`, whole or not at all, with the least work per event.
+ * Encoding a batch happens while the one before it is in the database. A batch `fresh`
+ * did not take in (an id already recorded: a re-run; a stream not at the run's version)
+ * goes in by `checked`, the store's own checks, and so does every batch after it until
+ * one goes in whole; a run those leave out goes through the store's append, which
+ * decides between an idempotent success and a precise error. Other processes'
+ * subscribers see the imported events at their next poll: a batch sends no notification.
+ *
+ * @internal
+ */
+import { Context, Effect, Layer, Redacted } from "effect"
+import type { Scope } from "effect"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as EventStorePostgres from "../../EventStorePostgres.js"
+import { encodeAppend } from "../postgres/checks.js"
+import type { EncodedAppend } from "../postgres/checks.js"
+import { integer } from "../postgres/rows.js"
+import type { Row } from "../postgres/rows.js"
+import { checkedOffset } from "../postgres/schema.js"
+import { importStatements, maxEventsPerTransaction, statements } from "../postgres/sql.js"
+import { groupRunner } from "../postgres/store.js"
+import { CliError, exitCodes } from "./command.js"
+import type { Importer, PreparedBatch, Run } from "./import.js"
+
+/** The events of a batch as the `fresh` statement takes them, after its runs, the recording time and the xid offset. */
+const eventParameters = (appends: ReadonlyArray<EncodedAppend>): ReadonlyArray<ReadonlyArray<string> | ReadonlyArray<number>> => {
+  const streams: Array<string> = []
+  const versions: Array<number> = []
+  const eventIds: Array<string> = []
+  const types: Array<string> = []
+  const schemaVersions: Array<number> = []
+  const data: Array<string> = []
+  const metadata: Array<string> = []
+  const correlationIds: Array<string> = []
+  for (const append of appends) {
+    const before = versionBefore(append)
+    append.events.forEach((event, index) => {
+      streams.push(append.streamId)
+      versions.push(before + index + 1)
+      eventIds.push(event.eventId)
+      types.push(event.type)
+      schemaVersions.push(event.schemaVersion)
+      data.push(event.data)
+      metadata.push(event.metadata)
+      correlationIds.push(event.correlationId ?? "")
+    })
+  }
+  return [streams, versions, eventIds, types, schemaVersions, data, metadata, correlationIds]
+}
+
+// An import's appends expect exact versions.
+const versionBefore = (append: EncodedAppend): number => typeof append.expected === "number" ? append.expected : 0
+
+/**
+ * The version each stream is at once every batch prepared so far went in. A run that
+ * continues it needs no look-up of its stream's version: a batch goes in only after the
+ * batch before it (see `fresh`), whole, so its streams are where the batches before left
+ * them, unless another process appended to them since, and then the run's first
+ * version is recorded already and the statement fails on the unique index. A batch that
+ * did not go in at first and went in by the store's checks leaves its streams at the
+ * same versions; one that cannot go in stops the import.
+ */
+class Versions {
+  private readonly last = new Map<string, number>()
+
+  /** The runs whose stream's version the statement must look up (streams, versions before), the batch's versions counted in. */
+  advance(appends: ReadonlyArray<EncodedAppend>): readonly [Array<string>, Array<number>] {
+    const streams: Array<string> = []
+    const versions: Array<number> = []
+    for (const append of appends) {
+      const before = versionBefore(append)
+      if (this.last.get(append.streamId) !== before) {
+        streams.push(append.streamId)
+        versions.push(before)
+      }
+      this.last.set(append.streamId, before + append.events.length)
+    }
+    return [streams, versions]
+  }
+}
+
+const runsBetweenYields = 50
+
+/** How many rows `fresh` inserted: 0 when the batch did not go in. */
+const insertedRows = (rows: ReadonlyArray<Row>): number => {
+  const [row] = rows
+  return row === undefined ? 0 : integer(row, "inserted")
+}
+
+/**
+ * The importer into the PostgreSQL store at `url`, `schema`. `fallback` is the store's own
+ * append of one run.
+ *
+ * @internal
+ */
+export const bulkImporter = (
+  url: string,
+  schema: string,
+  fallback: (run: Run) => Effect.Effect<void, CliError>
+): Effect.Effect<Importer, CliError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(PgClient.layer({ url: Redacted.make(url), maxConnections: 1, multiplex: true, maxMessageSize: EventStorePostgres.maxRowBytes }))
+    const sql = Context.get(context, PgClient.PgClient)
+    const bound = statements(schema)
+    const offset = yield* checkedOffset(sql, bound)
+    const { fresh, checked } = importStatements(schema)
+    const runChecked = groupRunner(sql, { ...bound, append: checked }, offset)
+    let checking = false
+    const versions = new Versions()
+    let previousLastId = ""
+
+    const appendChecked = (runs: ReadonlyArray<Run>, appends: ReadonlyArray<EncodedAppend>, recordedAt: number) =>
+      Effect.gen(function*() {
+        const outcomes = yield* Effect.option(runChecked(appends.map((append) => ({ append, recordedAt }))))
+        if (outcomes._tag === "None") return yield* Effect.forEach(runs, fallback, { discard: true })
+        let whole = true
+        for (const [index, run] of runs.entries()) {
+          if (outcomes.value[index]?._tag === "Appended") continue
+          whole = false
+          yield* fallback(run)
+        }
+        checking = !whole
+      })
+
+    // Encodes the batch a few runs at a time, letting the batch before it, back from
+    // the database, be answered at once: the next one waits for it.
+    const prepare = (runs: ReadonlyArray<Run>): Effect.Effect<PreparedBatch> =>
+      Effect.gen(function*() {
+        const recordedAt = Date.now()
+        const appends: Array<EncodedAppend> = []
+        for (const [index, run] of runs.entries()) {
+          if (index % runsBetweenYields === runsBetweenYields - 1) yield* Effect.yieldNow
+          const append = encodeAppend(run.streamId, run.events, run.firstVersion - 1)
+          // The store's append reports an invalid run precisely.
+          if (append instanceof Error) return { attempt: Effect.succeed(false), fallback: Effect.forEach(runs, fallback, { discard: true }) }
+          appends.push(append)
+        }
+        const parameters = [
+          ...versions.advance(appends),
+          recordedAt,
+          BigInt(offset),
+          ...eventParameters(appends),
+          previousLastId
+        ]
+        previousLastId = appends.at(-1)?.events.at(-1)?.eventId ?? ""
+        return {
+          attempt: Effect.suspend(() => {
+            if (checking) return Effect.succeed(false)
+            return sql.unsafe<Row>(fresh, parameters).pipe(
+              Effect.map(insertedRows),
+              Effect.orElseSucceed(() => 0),
+              Effect.map((inserted) => {
+                if (inserted === 0) checking = true
+                return inserted > 0
+              })
+            )
+          }),
+          fallback: Effect.suspend(() => appendChecked(runs, appends, recordedAt))
+        }
+      })
+    return { maxEvents: maxEventsPerTransaction, maxRuns: 400, concurrency: 2, prepare }
+  }).pipe(
+    Effect.mapError((error) => new CliError({ exitCode: exitCodes.unavailable, reason: `preparing the import: ${error.message}` }))
+  )
