@@ -2,13 +2,14 @@
  * The import into PostgreSQL: batches of runs, each in one statement and one
  * transaction, positions in the export's order.
  *
- * A batch first goes in by `fresh`, whole or not at all, with the least work per event.
- * Encoding a batch happens while the one before it is in the database. A batch `fresh`
- * did not take in (an id already recorded: a re-run; a stream not at the run's version)
- * goes in by `checked`, the store's own checks, and so does every batch after it until
- * one goes in whole; a run those leave out goes through the store's append, which
- * decides between an idempotent success and a precise error. Other processes'
- * subscribers see the imported events at their next poll: a batch sends no notification.
+ * A batch goes in by `fresh`, whole or not at all, with the least work per event. Two
+ * batches are under way at once on one connection, pipelined: the server runs the second
+ * as soon as the first committed, and the second goes in only if the first did.
+ * Encoding a batch happens while the ones before it are in the database. The runs of a
+ * batch `fresh` did not take in (an id already recorded: a re-run; a stream not at the
+ * run's version) go through the store's own append one by one, in order, which decides
+ * between an idempotent success and a precise error. Other processes' subscribers see
+ * the imported events at their next poll: a batch sends no notification.
  *
  * @internal
  */
@@ -21,8 +22,7 @@ import type { EncodedAppend } from "../postgres/checks.js"
 import { integer } from "../postgres/rows.js"
 import type { Row } from "../postgres/rows.js"
 import { checkedOffset } from "../postgres/schema.js"
-import { importStatements, maxEventsPerTransaction, statements } from "../postgres/sql.js"
-import { groupRunner } from "../postgres/store.js"
+import { importAppend, maxEventsPerTransaction, statements } from "../postgres/sql.js"
 import { CliError, exitCodes } from "./command.js"
 import type { Importer, PreparedBatch, Run } from "./import.js"
 
@@ -107,27 +107,11 @@ export const bulkImporter = (
     const sql = Context.get(context, PgClient.PgClient)
     const bound = statements(schema)
     const offset = yield* checkedOffset(sql, bound)
-    const { fresh, checked } = importStatements(schema)
-    const runChecked = groupRunner(sql, { ...bound, append: checked }, offset)
-    let checking = false
+    const fresh = importAppend(schema)
     const versions = new Versions()
     let previousLastId = ""
+    const fallbackAll = (runs: ReadonlyArray<Run>) => Effect.forEach(runs, fallback, { discard: true })
 
-    const appendChecked = (runs: ReadonlyArray<Run>, appends: ReadonlyArray<EncodedAppend>, recordedAt: number) =>
-      Effect.gen(function*() {
-        const outcomes = yield* Effect.option(runChecked(appends.map((append) => ({ append, recordedAt }))))
-        if (outcomes._tag === "None") return yield* Effect.forEach(runs, fallback, { discard: true })
-        let whole = true
-        for (const [index, run] of runs.entries()) {
-          if (outcomes.value[index]?._tag === "Appended") continue
-          whole = false
-          yield* fallback(run)
-        }
-        checking = !whole
-      })
-
-    // Encodes the batch a few runs at a time, letting the batch before it, back from
-    // the database, be answered at once: the next one waits for it.
     const prepare = (runs: ReadonlyArray<Run>): Effect.Effect<PreparedBatch> =>
       Effect.gen(function*() {
         const recordedAt = Date.now()
@@ -136,7 +120,7 @@ export const bulkImporter = (
           if (index % runsBetweenYields === runsBetweenYields - 1) yield* Effect.yieldNow
           const append = encodeAppend(run.streamId, run.events, run.firstVersion - 1)
           // The store's append reports an invalid run precisely.
-          if (append instanceof Error) return { attempt: Effect.succeed(false), fallback: Effect.forEach(runs, fallback, { discard: true }) }
+          if (append instanceof Error) return { attempt: Effect.succeed(false), fallback: fallbackAll(runs) }
           appends.push(append)
         }
         const parameters = [
@@ -148,18 +132,11 @@ export const bulkImporter = (
         ]
         previousLastId = appends.at(-1)?.events.at(-1)?.eventId ?? ""
         return {
-          attempt: Effect.suspend(() => {
-            if (checking) return Effect.succeed(false)
-            return sql.unsafe<Row>(fresh, parameters).pipe(
-              Effect.map(insertedRows),
-              Effect.orElseSucceed(() => 0),
-              Effect.map((inserted) => {
-                if (inserted === 0) checking = true
-                return inserted > 0
-              })
-            )
-          }),
-          fallback: Effect.suspend(() => appendChecked(runs, appends, recordedAt))
+          attempt: sql.unsafe<Row>(fresh, parameters).pipe(
+            Effect.map((rows) => insertedRows(rows) > 0),
+            Effect.orElseSucceed(() => false)
+          ),
+          fallback: fallbackAll(runs)
         }
       })
     return { maxEvents: maxEventsPerTransaction, maxRuns: 400, concurrency: 2, prepare }

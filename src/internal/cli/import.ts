@@ -206,6 +206,20 @@ class ExportReader {
   }
 }
 
+/**
+ * A run whose first events are recorded already — an import interrupted in the middle
+ * of that run — is finished: its recorded part retried exactly (the store accepts a
+ * faithful retry and refuses anything else), then the rest appended after it. Any other
+ * run keeps the error it met.
+ */
+const resumeRun = (store: EventStore["Service"], run: Run, error: AppendError): Effect.Effect<void, AppendError> =>
+  Effect.gen(function*() {
+    const recorded = (yield* store.streamVersion(run.streamId)) - (run.firstVersion - 1)
+    if (recorded <= 0 || recorded >= run.events.length) return yield* Effect.fail(error)
+    yield* store.append(run.streamId, run.events.slice(0, recorded), run.firstVersion - 1).pipe(Effect.mapError(() => error))
+    yield* store.append(run.streamId, run.events.slice(recorded), run.firstVersion - 1 + recorded)
+  })
+
 // Decides, at the export's first event, whether importing may go ahead: into an empty
 // store, into one that begins with that same event (a re-run), or anywhere with --force.
 const checkTarget = (store: EventStore["Service"], location: Location, firstEventId: string | undefined) =>
@@ -258,7 +272,14 @@ ${locationHelp}
       const tally: Tally = { line: 0, events: 0, appends: 0, streams: new Set(), ended: undefined }
       const started = Date.now()
       const appendRun = (run: Run) =>
-        Effect.asVoid(store.append(run.streamId, run.events, run.firstVersion - 1).pipe(Effect.mapError(appendFailed(location, run))))
+        store.append(run.streamId, run.events, run.firstVersion - 1).pipe(
+          Effect.catchTags({
+            EventIdConflict: (error) => resumeRun(store, run, error),
+            WrongExpectedVersion: (error) => resumeRun(store, run, error)
+          }),
+          Effect.asVoid,
+          Effect.mapError(appendFailed(location, run))
+        )
       const importer: Importer = location._tag === "Postgres"
         ? yield* Effect.flatMap(loadPostgres, (postgres) => postgres.bulkImporter(location.url, location.schema, appendRun))
         : {

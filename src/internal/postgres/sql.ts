@@ -140,7 +140,7 @@ export const statements = (schema: string): Statements => {
     checkOffset: `
       SELECT COALESCE((SELECT max(position) FROM ${events}) >> ${indexBits}, 0) AS last_transaction,
              pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid`,
-    append: appendStatement(s, events, "stream"),
+    append: appendStatement(s, events),
     recordedByIds: `SELECT ${columns} FROM ${events} WHERE event_id = ANY($1::text[])`,
     readStreamForward: `
       SELECT ${columns} FROM ${events}
@@ -166,14 +166,6 @@ export const statements = (schema: string): Statements => {
 }
 
 /**
- * How an append statement orders its rows. `"stream"`: in stream order, so that two
- * groups racing on the same streams wait for each other instead of deadlocking.
- * `"submission"`: in the order of the appends (an import, whose positions follow its
- * export's order).
- */
-type RowOrder = "stream" | "submission"
-
-/**
  * One group of appends, one statement, one transaction. `$1`–`$4` describe the appends
  * (index, stream, expected version: -1 any, -2 stream exists, n exact; recorded at,
  * epoch ms), `$5`–`$12` and `$14` their events (`$14`: correlation keys, '' for none),
@@ -183,10 +175,10 @@ type RowOrder = "stream" | "submission"
  * UUID. Each append is checked by itself: a wrong expected version or an event id
  * already recorded leaves that append out (its row says why), and the others go in. The
  * recorded ids are found with one join for the whole group, not one scan per append.
+ * Rows are inserted in stream order so that two groups racing on the same streams wait
+ * for each other instead of deadlocking.
  */
-const appendStatement = (s: string, events: string, order: RowOrder): string => {
-  const rowOrder = order === "stream" ? "ORDER BY ok.stream_id, ev.ord" : "ORDER BY ok.i, ev.ord"
-  return `
+const appendStatement = (s: string, events: string): string => `
       WITH a AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::float8[]) AS a(i, stream_id, expected, at)
       ),
@@ -210,18 +202,17 @@ const appendStatement = (s: string, events: string, order: RowOrder): string => 
       stamp AS MATERIALIZED (SELECT * FROM ${s}.es_stamp((SELECT max(at) FROM ok))),
       ins AS (
         INSERT INTO ${events} (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, correlation_id)
-        SELECT ((stamp.xid + $13) << ${indexBits}) + row_number() OVER (${rowOrder}),
+        SELECT ((stamp.xid + $13) << ${indexBits}) + row_number() OVER (ORDER BY ok.stream_id, ev.ord),
                ok.stream_id, ok.actual + ev.ord, ev.event_id, ev.type, ev.schema_version, ev.data::json, ev.metadata::json,
                stamp.recorded_at, NULLIF(ev.correlation_id, '')
         FROM ev JOIN ok ON ok.i = ev.i CROSS JOIN stamp
-        ${rowOrder}
+        ORDER BY ok.stream_id, ev.ord
         RETURNING position, stream_id
       )
       SELECT cur.i, cur.actual, cur.recorded, p.last_position
       FROM cur LEFT JOIN (SELECT stream_id, max(position) AS last_position FROM ins GROUP BY stream_id) p
         ON p.stream_id = cur.stream_id
       ORDER BY cur.i`
-}
 
 // ---------------------------------------------------------------------------
 // History queries: filters pushed into SQL, time travel, recording times that follow
@@ -536,31 +527,25 @@ export const inspectionStatements = (schema: string): InspectionStatements => {
 // The command line's import: appends that keep the source's global order
 // ---------------------------------------------------------------------------
 
-/** The import's statements. @internal */
-export interface ImportStatements {
-  /**
-   * A batch of runs that goes in whole or not at all, with the least work per event: no
-   * id lookups (an id recorded already fails the statement on the unique index) and no
-   * sorting (rows go in the order given, so positions follow the export's order). `$1`
-   * the streams whose version the importer does not know and `$2` the versions they
-   * must be at; `$3` the recording time
-   * wished for (epoch ms); `$4` the xid offset; `$5`–`$12` the events in order: stream,
-   * version, id, type, schema version, data, metadata, correlation key ('' for none).
-   * `$13` the last event id of the batch before ('' for none): when it is not recorded,
-   * that batch did not go in, and neither does this one. When a run's stream is not at
-   * its version, nothing is inserted either. One row: `inserted`.
-   */
-  readonly fresh: string
-  /** Appends whose recorded ids or wrong versions leave them out, like the store's own; rows in the order of the appends. */
-  readonly checked: string
-}
-
-/** @internal */
-export const importStatements = (schema: string): ImportStatements => {
+/**
+ * The import's append of a batch of runs, in one statement and one transaction, whole or
+ * not at all, with the least work per event: no id look-ups (an id recorded already
+ * fails the statement on the unique index) and no sorting (rows go in the order given,
+ * so positions follow the export's order).
+ *
+ * Parameters: `$1` the streams whose version the importer does not know and `$2` the
+ * versions they must be at; `$3` the recording time wished for (epoch ms); `$4` the xid
+ * offset; `$5`–`$12` the events in order: stream, version, id, type, schema version,
+ * data, metadata, correlation key ('' for none); `$13` the last event id of the batch
+ * before ('' for none). Nothing is inserted when a stream is not at its version, or when
+ * that last id is not recorded (the batch before did not go in). One row: `inserted`.
+ *
+ * @internal
+ */
+export const importAppend = (schema: string): string => {
   const s = `"${schema}"`
   const events = `${s}.es_events`
-  return {
-    fresh: `
+  return `
       WITH wrong AS MATERIALIZED (
         SELECT count(*) AS runs FROM unnest($1::text[], $2::int[]) AS a(stream_id, expected)
         WHERE COALESCE((SELECT max(e.version) FROM ${events} e WHERE e.stream_id = a.stream_id), 0) <> a.expected
@@ -579,7 +564,5 @@ export const importStatements = (schema: string): ImportStatements => {
           WITH ORDINALITY AS ev(stream_id, version, event_id, type, schema_version, data, metadata, correlation_id, n)
         RETURNING 1
       )
-      SELECT (SELECT count(*) FROM ins) AS inserted`,
-    checked: appendStatement(s, events, "submission")
-  }
+      SELECT (SELECT count(*) FROM ins) AS inserted`
 }

@@ -141,8 +141,8 @@ const timePick: fc.Arbitrary<TimePick> = fc.record({ ordinal: fc.nat(30), shift:
 const optional = <A>(arbitrary: fc.Arbitrary<A>): fc.Arbitrary<A | undefined> =>
   fc.option(arbitrary, { nil: undefined, freq: 2 })
 
-// What JSON can give back: it has no negative zero.
-const asStored = (value: fc.JsonValue): Json =>
+/** A generated JSON value as JSON gives it back: no negative zero, no undefined fields. @internal */
+export const asStored = (value: fc.JsonValue): Json =>
   typeof value === "number"
     ? (value === 0 ? 0 : value)
     : Array.isArray(value)
