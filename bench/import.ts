@@ -10,8 +10,9 @@
  *    correlation ids like the command-line tests' writer).
  * 2. Exports it with `es-kernel export`.
  * 3. Imports the export `--runs` times, each into a fresh schema of a fresh database
- *    (dropped at the end), each import its own process; the rate is the one the command
- *    prints (from opening the input to the last commit, without the process's start).
+ *    (the schema dropped after its run, the database at the end), each import its own
+ *    process; the rate is the one the command prints (from opening the input to the last
+ *    commit, without the process's start).
  * 4. Prints each rate, the median, and the verdict against the bar.
  *
  * Needs the local PostgreSQL server (127.0.0.1:5432, user postgres, or ES_KERNEL_BENCH_POSTGRES,
@@ -100,6 +101,7 @@ const main = async () => {
       const rate = Number(/\(([\d,]+) events\/s\)/.exec(printed)?.[1]?.replaceAll(",", "") ?? "NaN")
       rates.push(rate)
       process.stdout.write(`import ${run + 1}: ${printed.trim()}\n`)
+      await sql(database, `DROP SCHEMA run_${run} CASCADE`)
     }
     const middle = median(rates)
     process.stdout.write(

@@ -17,7 +17,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import type { Scope } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as EventStorePostgres from "../../EventStorePostgres.js"
-import { encodeAppend } from "../postgres/checks.js"
+import { encodeAppend, EventColumns } from "../postgres/checks.js"
 import type { EncodedAppend } from "../postgres/checks.js"
 import { integer } from "../postgres/rows.js"
 import type { Row } from "../postgres/rows.js"
@@ -30,26 +30,16 @@ import type { Importer, PreparedBatch, Run } from "./import.js"
 const eventParameters = (appends: ReadonlyArray<EncodedAppend>): ReadonlyArray<ReadonlyArray<string> | ReadonlyArray<number>> => {
   const streams: Array<string> = []
   const versions: Array<number> = []
-  const eventIds: Array<string> = []
-  const types: Array<string> = []
-  const schemaVersions: Array<number> = []
-  const data: Array<string> = []
-  const metadata: Array<string> = []
-  const correlationIds: Array<string> = []
+  const columns = new EventColumns()
   for (const append of appends) {
     const before = versionBefore(append)
     append.events.forEach((event, index) => {
       streams.push(append.streamId)
       versions.push(before + index + 1)
-      eventIds.push(event.eventId)
-      types.push(event.type)
-      schemaVersions.push(event.schemaVersion)
-      data.push(event.data)
-      metadata.push(event.metadata)
-      correlationIds.push(event.correlationId ?? "")
+      columns.push(event)
     })
   }
-  return [streams, versions, eventIds, types, schemaVersions, data, metadata, correlationIds]
+  return [streams, versions, columns.eventIds, columns.types, columns.schemaVersions, columns.data, columns.metadata, columns.correlationIds]
 }
 
 // An import's appends expect exact versions.

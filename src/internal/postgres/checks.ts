@@ -56,6 +56,33 @@ export const encodeAppend = (streamId: unknown, events: unknown, expected: unkno
   }
 }
 
+/**
+ * Encoded events as the append statements take them: one array per column, in the order
+ * the events are pushed.
+ *
+ * @internal
+ */
+export class EventColumns {
+  readonly eventIds: Array<string> = []
+  readonly chosen: Array<boolean> = []
+  readonly types: Array<string> = []
+  readonly schemaVersions: Array<number> = []
+  readonly data: Array<string> = []
+  readonly metadata: Array<string> = []
+  /** `correlationKey`s, '' for none. */
+  readonly correlationIds: Array<string> = []
+
+  push(event: EncodedEvent): void {
+    this.eventIds.push(event.eventId)
+    this.chosen.push(event.chosen)
+    this.types.push(event.type)
+    this.schemaVersions.push(event.schemaVersion)
+    this.data.push(event.data)
+    this.metadata.push(event.metadata)
+    this.correlationIds.push(event.correlationId ?? "")
+  }
+}
+
 // A name no stored event can have (a lone surrogate, U+0000) cannot travel as text
 // either; it matches nothing, so it becomes a stand-in that matches nothing: a category
 // holding "-" (categories never do) or the empty type.

@@ -10,7 +10,7 @@ import type { PgClient } from "@effect/sql-pg/PgClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { EventIdConflict, EventStore, StorageError, WrongExpectedVersion } from "../../EventStore.js"
 import type { AppendError, AppendResult, ExpectedVersion, NewEvent, Position } from "../../EventStore.js"
-import { couldBeStored, encodeAppend } from "./checks.js"
+import { couldBeStored, encodeAppend, EventColumns } from "./checks.js"
 import type { EncodedAppend } from "./checks.js"
 import { GroupCommitter } from "./groupCommit.js"
 import type { Outcome, RunGroup } from "./groupCommit.js"
@@ -71,13 +71,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
   const recordedAt: Array<number> = []
   const eventAppend: Array<number> = []
   const ordinal: Array<number> = []
-  const eventIds: Array<string> = []
-  const chosen: Array<boolean> = []
-  const types: Array<string> = []
-  const schemaVersions: Array<number> = []
-  const data: Array<string> = []
-  const metadata: Array<string> = []
-  const correlationIds: Array<string> = []
+  const columns = new EventColumns()
   group.forEach(({ append, recordedAt: at }, index) => {
     appendIndex.push(index)
     streams.push(append.streamId)
@@ -86,13 +80,7 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
     append.events.forEach((event, ord) => {
       eventAppend.push(index)
       ordinal.push(ord + 1)
-      eventIds.push(event.eventId)
-      chosen.push(event.chosen)
-      types.push(event.type)
-      schemaVersions.push(event.schemaVersion)
-      data.push(event.data)
-      metadata.push(event.metadata)
-      correlationIds.push(event.correlationId ?? "")
+      columns.push(event)
     })
   })
   return sql.unsafe<Row>(statements.append, [
@@ -102,14 +90,14 @@ export const groupRunner = (sql: PgClient, statements: Statements, offset: numbe
     recordedAt,
     eventAppend,
     ordinal,
-    eventIds,
-    chosen,
-    types,
-    schemaVersions,
-    data,
-    metadata,
+    columns.eventIds,
+    columns.chosen,
+    columns.types,
+    columns.schemaVersions,
+    columns.data,
+    columns.metadata,
     BigInt(offset),
-    correlationIds
+    columns.correlationIds
   ]).pipe(
     // A row the statement cannot have produced is a defect of this module, not a race.
     Effect.flatMap((rows) => Effect.orDie(decode(() => rows.map(outcomeOf))))
