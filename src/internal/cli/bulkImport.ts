@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Deferred, Effect, Layer, Redacted } from "effect"
 import type { Scope } from "effect"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as EventStorePostgres from "../../EventStorePostgres.js"
@@ -24,22 +24,60 @@ import type { Row } from "../postgres/rows.js"
 import { checkedOffset } from "../postgres/schema.js"
 import { importAppend, maxEventsPerTransaction, statements } from "../postgres/sql.js"
 import { CliError, exitCodes } from "./command.js"
+import type { Json, NewEvent } from "../../EventStore.js"
+import { isObject, parseJson } from "../files.js"
 import type { Importer, PreparedBatch, Run } from "./import.js"
 
-/** The events of a batch as the `fresh` statement takes them, after its runs, the recording time and the xid offset. */
-const eventParameters = (appends: ReadonlyArray<EncodedAppend>): ReadonlyArray<ReadonlyArray<string> | ReadonlyArray<number>> => {
+/** The events of a batch as the `fresh` statement takes them: streams, versions and the encoded columns. */
+interface BatchColumns {
+  readonly streams: ReadonlyArray<string>
+  readonly versions: ReadonlyArray<number>
+  readonly events: EventColumns
+}
+
+const batchColumns = (appends: ReadonlyArray<EncodedAppend>): BatchColumns => {
   const streams: Array<string> = []
   const versions: Array<number> = []
-  const columns = new EventColumns()
+  const events = new EventColumns()
   for (const append of appends) {
     const before = versionBefore(append)
     append.events.forEach((event, index) => {
       streams.push(append.streamId)
       versions.push(before + index + 1)
-      columns.push(event)
+      events.push(event)
     })
   }
-  return [streams, versions, columns.eventIds, columns.types, columns.schemaVersions, columns.data, columns.metadata, columns.correlationIds]
+  return { streams, versions, events }
+}
+
+/** A run as a batch keeps it once encoded: its events are the batch's columns from `start`. */
+interface RunShape {
+  readonly streamId: string
+  readonly firstVersion: number
+  readonly start: number
+  readonly count: number
+}
+
+// The runs of a batch, rebuilt from its columns for the store's append (the only copy a
+// batch keeps while it waits, so that the parsed events die young).
+const runsOf = (shapes: ReadonlyArray<RunShape>, columns: EventColumns): Array<Run> =>
+  shapes.map(({ streamId, firstVersion, start, count }) => {
+    const events: Array<NewEvent> = []
+    for (let index = start; index < start + count; index++) {
+      events.push({
+        eventId: columns.eventIds[index] ?? "",
+        type: columns.types[index] ?? "",
+        schemaVersion: columns.schemaVersions[index] ?? 1,
+        data: parseJson(columns.data[index] ?? "null") ?? null,
+        metadata: parseMetadata(columns.metadata[index] ?? "{}")
+      })
+    }
+    return { streamId, firstVersion, lastVersion: firstVersion + count - 1, characters: 0, events }
+  })
+
+const parseMetadata = (text: string): { readonly [key: string]: Json } => {
+  const parsed = parseJson(text)
+  return parsed !== undefined && isObject(parsed) ? parsed : {}
 }
 
 // An import's appends expect exact versions.
@@ -75,6 +113,8 @@ class Versions {
 
 const runsBetweenYields = 50
 
+const batchesBetweenDrains = 8
+
 /** How many rows `fresh` inserted: 0 when the batch did not go in. */
 const insertedRows = (rows: ReadonlyArray<Row>): number => {
   const [row] = rows
@@ -100,6 +140,11 @@ export const bulkImporter = (
     const fresh = importAppend(schema)
     const versions = new Versions()
     let previousLastId = ""
+    // Every few batches the pipeline empties before the next batch goes out: the client
+    // frees what it keeps of the statements on the wire only when none is left.
+    let previousDone = Deferred.makeUnsafe<void>()
+    Deferred.doneUnsafe(previousDone, Effect.void)
+    let sequence = 0
     const fallbackAll = (runs: ReadonlyArray<Run>) => Effect.forEach(runs, fallback, { discard: true })
 
     const prepare = (runs: ReadonlyArray<Run>): Effect.Effect<PreparedBatch> =>
@@ -113,20 +158,40 @@ export const bulkImporter = (
           if (append instanceof Error) return { attempt: Effect.succeed(false), fallback: fallbackAll(runs) }
           appends.push(append)
         }
+        const { streams, versions: eventVersions, events } = batchColumns(appends)
         const parameters = [
           ...versions.advance(appends),
           recordedAt,
           BigInt(offset),
-          ...eventParameters(appends),
+          streams,
+          eventVersions,
+          events.eventIds,
+          events.types,
+          events.schemaVersions,
+          events.data,
+          events.metadata,
+          events.correlationIds,
           previousLastId
         ]
-        previousLastId = appends.at(-1)?.events.at(-1)?.eventId ?? ""
+        previousLastId = events.eventIds.at(-1) ?? ""
+        const shapes: Array<RunShape> = []
+        let start = 0
+        for (const run of runs) {
+          shapes.push({ streamId: run.streamId, firstVersion: run.firstVersion, start, count: run.events.length })
+          start += run.events.length
+        }
+        const before = previousDone
+        const done = Deferred.makeUnsafe<void>()
+        previousDone = done
+        const drain = ++sequence % batchesBetweenDrains === 0
         return {
-          attempt: sql.unsafe<Row>(fresh, parameters).pipe(
+          attempt: (drain ? Deferred.await(before) : Effect.void).pipe(
+            Effect.andThen(sql.unsafe<Row>(fresh, parameters)),
             Effect.map((rows) => insertedRows(rows) > 0),
-            Effect.orElseSucceed(() => false)
+            Effect.orElseSucceed(() => false),
+            Effect.ensuring(Deferred.succeed(done, undefined))
           ),
-          fallback: fallbackAll(runs)
+          fallback: Effect.suspend(() => fallbackAll(runsOf(shapes, events)))
         }
       })
     return { maxEvents: maxEventsPerTransaction, maxRuns: 400, concurrency: 2, prepare }
