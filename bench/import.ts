@@ -4,10 +4,13 @@
  *
  *   npm run bench:import                      200,000 events, 5 imports
  *   npm run bench:import -- --runs 7 --events 500000 --streams 5000 --batch 10
+ *   npm run bench:import -- --ids random      the events' ids chosen by the caller as random UUIDs
  *
  * 1. Builds a file store in a temporary directory with the library: `--streams` streams
- *    taking turns, appends of `--batch` events (ids, types, unicode payloads and
- *    correlation ids like the command-line tests' writer).
+ *    taking turns, appends of `--batch` events (types, unicode payloads and correlation
+ *    ids like the command-line tests' writer). The ids are the store's own (`--ids
+ *    generated`, the default: time-ordered UUIDs) or chosen by the caller as random
+ *    version 4 UUIDs (`--ids random`), which cost PostgreSQL's id index more.
  * 2. Exports it with `es-kernel export`.
  * 3. Imports the export `--runs` times, each into a fresh schema of a fresh database
  *    (the schema dropped after its run, the database at the end), each import its own
@@ -37,13 +40,16 @@ const { values } = parseArgs({
     runs: { type: "string", default: "5" },
     events: { type: "string", default: "200000" },
     streams: { type: "string", default: "2000" },
-    batch: { type: "string", default: "10" }
+    batch: { type: "string", default: "10" },
+    ids: { type: "string", default: "generated" }
   }
 })
 const runs = Number(values.runs)
 const streams = Number(values.streams)
 const batch = Number(values.batch)
 const perStream = Math.ceil(Number(values.events) / streams)
+if (values.ids !== "generated" && values.ids !== "random") throw new Error("--ids is generated or random")
+const randomIds = values.ids === "random"
 const server = process.env.ES_KERNEL_BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432"
 
 const sql = (database: string, statement: string) =>
@@ -63,6 +69,7 @@ const fill = (directory: string) =>
         const events: Array<NewEvent> = []
         for (let k = round * batch; k < Math.min(perStream, (round + 1) * batch); k++) {
           events.push({
+            ...(randomIds ? { eventId: crypto.randomUUID() } : {}),
             type: k % 2 === 0 ? "Placed" : "Paid",
             data: { stream, k, note: "ü€", amount: k * 10 },
             metadata: { correlationId: `c-${stream}-${k}`, user: "tester" }
@@ -89,7 +96,7 @@ const main = async () => {
   const directory = mkdtempSync(join(tmpdir(), "es-kernel-bench-import-"))
   const database = `es_kernel_bench_import_${process.pid}`
   try {
-    process.stderr.write(`building a file store of ${streams * perStream} events (${streams} streams, appends of ${batch})…\n`)
+    process.stderr.write(`building a file store of ${streams * perStream} events (${streams} streams, appends of ${batch}, ids ${values.ids})…\n`)
     await fill(join(directory, "store"))
     const file = join(directory, "store.ndjson")
     process.stderr.write(cli(["export", join(directory, "store"), "--output", file]))
@@ -105,7 +112,7 @@ const main = async () => {
     }
     const middle = median(rates)
     process.stdout.write(
-      `\nimport of ${streams * perStream} events into PostgreSQL, median of ${runs}: ${Math.round(middle).toLocaleString("en-US")} events/s ` +
+      `\nimport of ${streams * perStream} events (ids ${values.ids}) into PostgreSQL, median of ${runs}: ${Math.round(middle).toLocaleString("en-US")} events/s ` +
         `(load average ${loadavg().map((load) => load.toFixed(1)).join(" ")})\n` +
         `bar: >= ${bar.toLocaleString("en-US")} events/s: ${middle >= bar ? "meets bar" : "misses bar"}\n`
     )

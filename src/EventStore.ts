@@ -39,8 +39,10 @@ export interface Metadata {
 }
 
 /**
- * An event to append. `eventId` is optional: a layer assigns a random one when it is
- * missing, but a caller that wants idempotent retries must provide it.
+ * An event to append. `eventId` is optional: a layer assigns a new one when it is missing
+ * (a UUID: of version 7, time-ordered, on the file and PostgreSQL layers; on the memory
+ * layer, a per-store prefix and the position), but a caller that wants idempotent retries
+ * must provide it.
  * `schemaVersion` defaults to 1; the codec layer sets it to the type's current version.
  *
  * @since 0.1.0

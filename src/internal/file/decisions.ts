@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { randomUUID } from "node:crypto"
+import { generatedEventId } from "../eventIds.js"
 import { EventIdConflict, InvalidAppend, WrongExpectedVersion } from "../../EventStore.js"
 import type { AppendResult, ExpectedVersion, NewEvent } from "../../EventStore.js"
 import * as Contract from "../contract.js"
@@ -67,7 +67,7 @@ export const prepareAppend = (
 ): PreparedAppend | InvalidAppend => {
   const batch = Contract.prepareAppend(streamId, events, expected)
   if (batch instanceof InvalidAppend) return batch
-  const ids = batch.events.map((event) => event.eventId ?? randomUUID())
+  const ids = batch.events.map((event) => event.eventId ?? generatedEventId())
   return { streamId: batch.streamId, expected: batch.expected, batch, ids, hashes: ids.map(hashString), contents: batch.events }
 }
 

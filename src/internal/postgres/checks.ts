@@ -8,13 +8,14 @@
 import { InvalidAppend } from "../../EventStore.js"
 import type { EventFilter, ExpectedVersion, Metadata } from "../../EventStore.js"
 import { checkName, prepareAppend } from "../contract.js"
+import { generatedEventId } from "../eventIds.js"
 import type { PreparedAppend } from "../contract.js"
 import type { PageShape } from "./sql.js"
 
 /** One event as the append statement takes it. */
 export interface EncodedEvent {
   readonly eventId: string
-  /** Chosen by the caller, so it may be a retry; a generated id is a fresh random UUID. */
+  /** Chosen by the caller, so it may be a retry; a generated id is new (`generatedEventId`). */
   readonly chosen: boolean
   readonly type: string
   readonly schemaVersion: number
@@ -45,7 +46,7 @@ export const encodeAppend = (streamId: unknown, events: unknown, expected: unkno
     expected: prepared.expected,
     prepared,
     events: prepared.events.map((event) => ({
-      eventId: event.eventId ?? globalThis.crypto.randomUUID(),
+      eventId: event.eventId ?? generatedEventId(),
       chosen: event.eventId !== undefined,
       type: event.type,
       schemaVersion: event.schemaVersion,

@@ -171,8 +171,8 @@ export const statements = (schema: string): Statements => {
  * epoch ms), `$5`–`$12` and `$14` their events (`$14`: correlation keys, '' for none),
  * `$13` is the xid offset. The transaction id and the recording time come from
  * `es_stamp` (see `historyMigration`), which hands them out together, so recording times
- * follow positions. Only caller-chosen ids are looked up: a generated id is a random
- * UUID. Each append is checked by itself: a wrong expected version or an event id
+ * follow positions. Only caller-chosen ids are looked up: a generated id is new
+ * (`generatedEventId`). Each append is checked by itself: a wrong expected version or an event id
  * already recorded leaves that append out (its row says why), and the others go in. The
  * recorded ids are found with one join for the whole group, not one scan per append.
  * Rows are inserted in stream order so that two groups racing on the same streams wait
