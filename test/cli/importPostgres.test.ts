@@ -2,59 +2,14 @@
 // encoded ahead and two are in flight at once: the order of the export holds, an
 // interrupted import is finished by running it again, and an event that disagrees with
 // the target stops the import with what went in before it kept, in order.
-import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Stream } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { EventStore } from "es-kernel"
 import * as EventStorePostgres from "es-kernel/postgres"
 import { freshSchema, postgresSuite } from "../postgres/server.js"
+import { exportedEvents, writeExport } from "./exports.js"
 import { cli, removeDirectories, temporaryDirectory } from "./helpers.js"
-
-interface Line {
-  readonly eventId: string
-  readonly streamId: string
-  readonly version: number
-  readonly type: string
-  readonly data: { readonly n: number; readonly note: string }
-  readonly metadata: { readonly correlationId: string }
-}
-
-// Streams taking turns in runs of 1 to 3 events: far more runs than one batch takes.
-const exportedEvents = (streams: number, perStream: number): Array<Line> => {
-  const versions = new Array<number>(streams).fill(0)
-  const events: Array<Line> = []
-  for (let turn = 0; events.length < streams * perStream; turn++) {
-    const stream = (turn * 7919) % streams
-    const run = 1 + (turn % 3)
-    for (let k = 0; k < run && (versions[stream] ?? 0) < perStream; k++) {
-      const version = (versions[stream] ?? 0) + 1
-      versions[stream] = version
-      events.push({
-        eventId: `e-${stream}-${version}`,
-        streamId: `s-${stream}`,
-        version,
-        type: version % 2 === 0 ? "Paid" : "Placed",
-        data: { n: events.length, note: "ü€😀" },
-        metadata: { correlationId: `c-${stream}` }
-      })
-    }
-  }
-  return events
-}
-
-const lineOf = (event: Line, index: number) =>
-  JSON.stringify({ position: index + 1, ...event, schemaVersion: 1, recordedAt: new Date(1_700_000_000_000 + index).toISOString() })
-
-const header = JSON.stringify({ format: "es-kernel/export", version: 1, exportedAt: new Date().toISOString(), source: "file" })
-
-const writeExport = async (file: string, events: ReadonlyArray<Line>, options: { readonly trailer?: boolean; readonly replace?: readonly [number, string] } = {}) => {
-  const lines = events.map(lineOf)
-  if (options.replace !== undefined) lines[options.replace[0]] = options.replace[1]
-  const trailer = options.trailer === false ? [] : [JSON.stringify({ end: "es-kernel/export", events: events.length })]
-  await writeFile(file, [header, ...lines, ...trailer].join("\n") + "\n")
-  return file
-}
 
 const recorded = (url: string, schema: string) =>
   Effect.runPromise(Effect.gen(function*() {
