@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freshSchema, runSql, unavailable as postgresUnavailable, urlOf } from "../postgres/server.js"
 
 const exec = promisify(execFile)
 const repo = process.cwd()
@@ -46,7 +47,7 @@ interface Packed {
 let work = ""
 let packed: Packed
 const bare = () => join(work, "bare") // the peers only
-const full = () => join(work, "full") // the peers, @types/node and fast-check
+const full = () => join(work, "full") // the peers, @types/node, fast-check and @effect/sql-pg
 
 const makeApp = async (directory: string, links: ReadonlyArray<string>): Promise<void> => {
   await mkdir(directory)
@@ -63,7 +64,7 @@ beforeAll(async () => {
   const [result] = report
   if (result === undefined) throw new Error("npm pack reported no tarball")
   packed = result
-  await Promise.all([makeApp(bare(), peers), makeApp(full(), [...peers, "@types/node", "fast-check"])])
+  await Promise.all([makeApp(bare(), peers), makeApp(full(), [...peers, "@types/node", "fast-check", "@effect/sql-pg"])])
   console.log(
     `packed ${packed.filename}: ${packed.files.length} files, ${packed.size} bytes (${packed.unpackedSize} unpacked); ` +
       `packed and installed twice in ${Date.now() - started} ms`
@@ -124,6 +125,23 @@ describe("an application installing es-kernel", { timeout: 180_000 }, () => {
   it("runs the laws and builds the store suite once fast-check is installed", async () => {
     const stdout = await succeed(process.execPath, ["testing.mjs"], full())
     expect(stdout.trim().split("\n")).toEqual(["DeciderSpec: ok", "DeciderLaws: hold", "StoreConformance: cases"])
+  })
+
+  // Without a server the test is skipped, as the PostgreSQL suites are, except with CI=true.
+  it.skipIf(postgresUnavailable !== undefined && process.env.CI !== "true")("moves a file store into PostgreSQL with the installed es-kernel command (once @effect/sql-pg is installed)", async () => {
+    const store = join(work, "moved")
+    await succeed(process.execPath, ["main.mjs", store], full())
+    const es = (...args: ReadonlyArray<string>) => succeed("npm", ["exec", "--offline", "--", "es-kernel", ...args], full())
+    await es("export", store, "--output", join(work, "moved.ndjson"))
+    const schema = freshSchema()
+    const imported = await es("import", urlOf("postgres"), "--schema", schema, "--input", join(work, "moved.ndjson"))
+    expect(imported).toContain("imported 4 event(s) of 1 stream(s)")
+    try {
+      const read = await es("read", urlOf("postgres"), "--schema", schema, "account-ada", "--json")
+      expect(read.trim().split("\n").map((line) => JSON.parse(line).data.amount)).toEqual([30, 12, 30, 12])
+    } finally {
+      await runSql("postgres", `DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
   })
 
   it("keeps internal modules out of reach", async () => {
