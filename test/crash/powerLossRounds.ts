@@ -214,6 +214,9 @@ export const runPowerLossRounds = async (options: PowerLossOptions): Promise<Pow
         const disk = new SimulatedDisk(directory, between(random, 1, operationsPerGeneration), random() < 0.5)
         const { opened } = await runGeneration(directory, segmentSize, disk, history, random, generation)
         if (!opened) lossesWhileOpening++
+        // Whatever failed, the store's scope is closed by now: every file it opened is closed.
+        const leaked = disk.openHandles()
+        if (leaked > 0) roundProblems.push(`${leaked} file(s) left open after the store's scope closed (${opened ? "after" : "while"} opening)`)
         disk.crash()
         powerLosses++
         const next = path.join(root, `gen-${generation}`, "store")

@@ -150,6 +150,11 @@ export class SimulatedDisk {
     this.directory(path.dirname(file)).pending.push({ kind: "add", name: path.basename(file), entry })
   }
 
+  /** How many files the store opened through this disk and has not closed. */
+  openHandles(): number {
+    return [...this.handles.keys()].filter((handle) => handle.fd !== -1).length
+  }
+
   private fileOf(handle: FileHandle): FileState {
     const file = this.handles.get(handle)
     if (file === undefined) throw new Error("a handle the simulated disk did not open")

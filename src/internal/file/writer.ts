@@ -107,14 +107,18 @@ export class GroupCommitWriter {
   ): Promise<GroupCommitWriter> {
     const { directory, io } = options
     const last = segments[segments.length - 1]
-    if (last === undefined) {
-      const created = await io.open(path.join(directory, segmentName(1)), "wx")
-      await io.syncDirectory(directory)
-      return new GroupCommitWriter(options, index, created, 1, 0, segmentFirstRecord, segmentFirstStreamNo)
+    const segment = last ?? 1
+    const handle = await io.open(path.join(directory, segmentName(segment)), last === undefined ? "wx" : "r+")
+    // A failure after the open (the directory's sync, the stat) closes the file again:
+    // the caller gets no writer to close it with.
+    try {
+      if (last === undefined) await io.syncDirectory(directory)
+      const size = last === undefined ? 0 : (await handle.stat()).size
+      return new GroupCommitWriter(options, index, handle, segment, size, segmentFirstRecord, segmentFirstStreamNo)
+    } catch (cause) {
+      await handle.close().catch(() => undefined)
+      throw cause
     }
-    const handle = await io.open(path.join(directory, segmentName(last)), "r+")
-    const size = (await handle.stat()).size
-    return new GroupCommitWriter(options, index, handle, last, size, segmentFirstRecord, segmentFirstStreamNo)
   }
 
   /**
