@@ -1,4 +1,5 @@
-// `es-kernel import` into PostgreSQL with exports of many batches, where batches are
+// `es-kernel import` into PostgreSQL with exports of many batches (12,000 events: ~15
+// batches, so the pipeline also empties on the way), where batches are
 // encoded ahead and two are in flight at once: the order of the export holds, an
 // interrupted import is finished by running it again, and an event that disagrees with
 // the target stops the import with what went in before it kept, in order.
@@ -23,7 +24,7 @@ const comparable = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
 const inOrder = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
   events.every((event, index) => index === 0 || (events[index - 1]?.position ?? Infinity) < event.position)
 
-const events = exportedEvents(300, 20)
+const events = exportedEvents(300, 40)
 let directory = ""
 
 beforeAll(async () => {
@@ -39,7 +40,7 @@ postgresSuite("es-kernel import into PostgreSQL, many batches", ({ url }) => {
     const outcome = await cli(["import", url(), "--schema", schema, "--input", file])
     expect(outcome.stderr).toBe("")
     expect(outcome.exitCode).toBe(0)
-    expect(outcome.stdout).toContain(`imported 6,000 event(s) of 300 stream(s)`)
+    expect(outcome.stdout).toContain(`imported 12,000 event(s) of 300 stream(s)`)
     const stored = await recorded(url(), schema)
     expect(comparable(stored)).toEqual(events)
     expect(inOrder(stored)).toBe(true)

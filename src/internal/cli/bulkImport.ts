@@ -23,9 +23,9 @@ import { integer } from "../postgres/rows.js"
 import type { Row } from "../postgres/rows.js"
 import { checkedOffset } from "../postgres/schema.js"
 import { importAppend, maxEventsPerTransaction, statements } from "../postgres/sql.js"
-import { CliError, exitCodes } from "./command.js"
 import type { Json, NewEvent } from "../../EventStore.js"
 import { isObject, parseJson } from "../files.js"
+import { CliError, exitCodes } from "./command.js"
 import type { Importer, PreparedBatch, Run } from "./import.js"
 
 /** The events of a batch as the `fresh` statement takes them: streams, versions and the encoded columns. */
@@ -115,6 +115,44 @@ const runsBetweenYields = 50
 
 const batchesBetweenDrains = 8
 
+/** A batch's place in the order batches go in. */
+interface Link {
+  /** The last event id of the batch before ('' for the first): the statement's guard. */
+  readonly previousLastId: string
+  /** What the batch waits for before it goes out. */
+  readonly wait: Effect.Effect<void>
+  /** Settled when the batch's statement is done, however it ended. */
+  readonly done: Deferred.Deferred<void>
+}
+
+/**
+ * The order batches go in. Each names the last event id of the batch before it, and
+ * every few batches one waits until the batch before it is done, which empties the
+ * pipeline: the client frees what it keeps of the statements on the wire only when none
+ * is left.
+ */
+class Chain {
+  private lastId = ""
+  private previousDone = Deferred.makeUnsafe<void>()
+  private count = 0
+
+  constructor() {
+    Deferred.doneUnsafe(this.previousDone, Effect.void)
+  }
+
+  next(lastId: string): Link {
+    const before = this.previousDone
+    const link: Link = {
+      previousLastId: this.lastId,
+      wait: ++this.count % batchesBetweenDrains === 0 ? Deferred.await(before) : Effect.void,
+      done: Deferred.makeUnsafe<void>()
+    }
+    this.lastId = lastId
+    this.previousDone = link.done
+    return link
+  }
+}
+
 /** How many rows `fresh` inserted: 0 when the batch did not go in. */
 const insertedRows = (rows: ReadonlyArray<Row>): number => {
   const [row] = rows
@@ -139,12 +177,7 @@ export const bulkImporter = (
     const offset = yield* checkedOffset(sql, bound)
     const fresh = importAppend(schema)
     const versions = new Versions()
-    let previousLastId = ""
-    // Every few batches the pipeline empties before the next batch goes out: the client
-    // frees what it keeps of the statements on the wire only when none is left.
-    let previousDone = Deferred.makeUnsafe<void>()
-    Deferred.doneUnsafe(previousDone, Effect.void)
-    let sequence = 0
+    const chain = new Chain()
     const fallbackAll = (runs: ReadonlyArray<Run>) => Effect.forEach(runs, fallback, { discard: true })
 
     const prepare = (runs: ReadonlyArray<Run>): Effect.Effect<PreparedBatch> =>
@@ -159,6 +192,7 @@ export const bulkImporter = (
           appends.push(append)
         }
         const { streams, versions: eventVersions, events } = batchColumns(appends)
+        const link = chain.next(events.eventIds.at(-1) ?? "")
         const parameters = [
           ...versions.advance(appends),
           recordedAt,
@@ -171,25 +205,20 @@ export const bulkImporter = (
           events.data,
           events.metadata,
           events.correlationIds,
-          previousLastId
+          link.previousLastId
         ]
-        previousLastId = events.eventIds.at(-1) ?? ""
         const shapes: Array<RunShape> = []
         let start = 0
         for (const run of runs) {
           shapes.push({ streamId: run.streamId, firstVersion: run.firstVersion, start, count: run.events.length })
           start += run.events.length
         }
-        const before = previousDone
-        const done = Deferred.makeUnsafe<void>()
-        previousDone = done
-        const drain = ++sequence % batchesBetweenDrains === 0
         return {
-          attempt: (drain ? Deferred.await(before) : Effect.void).pipe(
+          attempt: link.wait.pipe(
             Effect.andThen(sql.unsafe<Row>(fresh, parameters)),
             Effect.map((rows) => insertedRows(rows) > 0),
             Effect.orElseSucceed(() => false),
-            Effect.ensuring(Deferred.succeed(done, undefined))
+            Effect.ensuring(Deferred.succeed(link.done, undefined))
           ),
           fallback: Effect.suspend(() => fallbackAll(runsOf(shapes, events)))
         }
