@@ -32,6 +32,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { EventStore } from "../src/EventStore.js"
 import type { NewEvent } from "../src/EventStore.js"
 import * as EventStoreFile from "../src/EventStoreFile.js"
+import { median } from "./stats.js"
 
 const bar = 50_000
 
@@ -86,12 +87,6 @@ const cli = (args: ReadonlyArray<string>): string => {
   return outcome.stdout
 }
 
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] ?? 0 : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
-}
-
 const main = async () => {
   const directory = mkdtempSync(join(tmpdir(), "es-kernel-bench-import-"))
   const database = `es_kernel_bench_import_${process.pid}`
@@ -110,7 +105,7 @@ const main = async () => {
       process.stdout.write(`import ${run + 1}: ${printed.trim()}\n`)
       await sql(database, `DROP SCHEMA run_${run} CASCADE`)
     }
-    const middle = median(rates)
+    const middle = median(rates) ?? 0
     process.stdout.write(
       `\nimport of ${streams * perStream} events (ids ${values.ids}) into PostgreSQL, median of ${runs}: ${Math.round(middle).toLocaleString("en-US")} events/s ` +
         `(load average ${loadavg().map((load) => load.toFixed(1)).join(" ")})\n` +

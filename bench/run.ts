@@ -29,6 +29,7 @@ import { spawnSync } from "node:child_process"
 import { cpus, loadavg, totalmem } from "node:os"
 import { parseArgs } from "node:util"
 import { Schema } from "effect"
+import { median } from "./stats.js"
 import { suites } from "./suites.js"
 import type { Bar, Suite } from "./suites.js"
 import { collectGarbage, eventCount, expectedBalance, expectedFleetBalance, expectedFold, expectedHotBalance, payloadCount, payloads, runWorkload, withEvents, withInFlight, workloads } from "./workloads.js"
@@ -239,14 +240,6 @@ const runProcess = async (options: Options): Promise<ProcessResult> => {
 // ---------------------------------------------------------------------------
 // Summaries
 // ---------------------------------------------------------------------------
-
-const median = (xs: ReadonlyArray<number>): number | undefined => {
-  if (xs.length === 0) return undefined
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  const hi = s[mid] ?? 0
-  return s.length % 2 === 1 ? hi : ((s[mid - 1] ?? 0) + hi) / 2
-}
 
 interface Summary {
   readonly target: string

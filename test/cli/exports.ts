@@ -3,6 +3,7 @@
  * many batches without building a store first.
  */
 import { writeFile } from "node:fs/promises"
+import type { EventStore } from "es-kernel"
 
 /** An event as the synthetic exports hold it. */
 export interface Line {
@@ -51,3 +52,7 @@ export const writeExport = async (file: string, events: ReadonlyArray<Line>, opt
   return file
 }
 
+
+/** What an import must keep of each event, to compare with the export's `Line`s. */
+export const contents = (stored: ReadonlyArray<EventStore.RecordedEvent>) =>
+  stored.map(({ eventId, streamId, version, type, data, metadata }) => ({ eventId, streamId, version, type, data, metadata }))

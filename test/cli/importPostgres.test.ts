@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { EventStore } from "es-kernel"
 import * as EventStorePostgres from "es-kernel/postgres"
 import { freshSchema, postgresSuite } from "../postgres/server.js"
-import { exportedEvents, writeExport } from "./exports.js"
+import { contents, exportedEvents, writeExport } from "./exports.js"
 import { cli, removeDirectories, temporaryDirectory } from "./helpers.js"
 
 const recorded = (url: string, schema: string) =>
@@ -17,9 +17,6 @@ const recorded = (url: string, schema: string) =>
     const store = yield* EventStore.EventStore
     return yield* Stream.runCollect(store.readAll())
   }).pipe(Effect.provide(EventStorePostgres.layer({ url, schema }))))
-
-const comparable = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
-  events.map(({ eventId, streamId, version, type, data, metadata }) => ({ eventId, streamId, version, type, data, metadata }))
 
 const inOrder = (events: ReadonlyArray<EventStore.RecordedEvent>) =>
   events.every((event, index) => index === 0 || (events[index - 1]?.position ?? Infinity) < event.position)
@@ -42,7 +39,7 @@ postgresSuite("es-kernel import into PostgreSQL, many batches", ({ url }) => {
     expect(outcome.exitCode).toBe(0)
     expect(outcome.stdout).toContain(`imported 12,000 event(s) of 300 stream(s)`)
     const stored = await recorded(url(), schema)
-    expect(comparable(stored)).toEqual(events)
+    expect(contents(stored)).toEqual(events)
     expect(inOrder(stored)).toBe(true)
   }, 240_000)
 
@@ -52,13 +49,13 @@ postgresSuite("es-kernel import into PostgreSQL, many batches", ({ url }) => {
     const first = await cli(["import", url(), "--schema", schema, "--input", cut])
     expect(first.exitCode).toBe(1)
     expect(first.stderr).toContain("cut short")
-    expect(comparable(await recorded(url(), schema))).toEqual(events.slice(0, 2_500))
+    expect(contents(await recorded(url(), schema))).toEqual(events.slice(0, 2_500))
     const whole = await writeExport(join(directory, "again.ndjson"), events)
     const again = await cli(["import", url(), "--schema", schema, "--input", whole])
     expect(again.stderr).toBe("")
     expect(again.exitCode).toBe(0)
     const stored = await recorded(url(), schema)
-    expect(comparable(stored)).toEqual(events)
+    expect(contents(stored)).toEqual(events)
     expect(inOrder(stored)).toBe(true)
   }, 240_000)
 
@@ -78,7 +75,7 @@ postgresSuite("es-kernel import into PostgreSQL, many batches", ({ url }) => {
     const stored = (await recorded(url(), schema)).slice(1)
     expect(inOrder(stored)).toBe(true)
     // Everything before the disagreeing stream's first event went in, in the export's order.
-    expect(comparable(stored.slice(0, firstOfStream))).toEqual(events.slice(0, firstOfStream))
+    expect(contents(stored.slice(0, firstOfStream))).toEqual(events.slice(0, firstOfStream))
     expect(stored.some((event) => event.streamId === disagreeing)).toBe(false)
   }, 240_000)
 
@@ -89,10 +86,10 @@ postgresSuite("es-kernel import into PostgreSQL, many batches", ({ url }) => {
     expect(first.exitCode).toBe(1)
     expect(first.stderr).toContain("line 4002: not a JSON object")
     const before = await recorded(url(), schema)
-    expect(comparable(before)).toEqual(events.slice(0, before.length))
+    expect(contents(before)).toEqual(events.slice(0, before.length))
     const mended = await writeExport(join(directory, "mended.ndjson"), events)
     const again = await cli(["import", url(), "--schema", schema, "--input", mended])
     expect(again.exitCode).toBe(0)
-    expect(comparable(await recorded(url(), schema))).toEqual(events)
+    expect(contents(await recorded(url(), schema))).toEqual(events)
   }, 240_000)
 })
