@@ -8,6 +8,9 @@
  *   parent when opening creates the directory itself.
  * - **Durability.** An append is acknowledged only after its record was written and
  *   `datasync`ed. Concurrent appends share one `writev` + `datasync` (group commit).
+ *   The writer lays zeros down ahead of its appends, 1 MiB at a time, so that most syncs
+ *   write data into space the file already has and need not commit a new file size; a
+ *   sealed or closed segment is cut back to its records.
  *   A failed write or sync is fatal: that append and every later one fail with
  *   `StorageError`; reopen the store to continue from what reached the disk.
  * - **Open.** Rebuilds the in-memory index (per record its location, per stream its
@@ -170,7 +173,8 @@ export const layerReadOnly = (options: FileStoreReadOnlyOptions): Layer.Layer<Ev
  * The outcome of `verify`.
  *
  * - `Intact`: every record is whole, its CRC matches, its events parse, and positions
- *   and versions follow on.
+ *   and versions follow on (zeros after the last record are space a writer laid down
+ *   ahead of its appends, not damage).
  * - `TornTail`: everything is good up to a torn tail that opening the store would cut.
  * - `Corrupt`: the first bad record, which opening the store would refuse; or an index
  *   file (`segment` then names the `.idx` file) whose records disagree with its segment.

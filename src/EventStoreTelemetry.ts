@@ -44,8 +44,9 @@ type Service = EventStore["Service"]
  * - `groupCommitAppends`, `groupCommitEvents` (histograms, `es_kernel.group_commit.appends`
  *   and `.events`): per group commit of the file layer (one write and one sync) or the
  *   PostgreSQL layer (one statement), the appends and events it made durable.
- * - `fsyncDuration` (histogram, `es_kernel.fsync.duration`): each `fdatasync` of the file
- *   layer (none with `sync: "none"`).
+ * - `fsyncDuration` (histogram, `es_kernel.fsync.duration`): each group commit's sync on
+ *   the file layer: the write itself where the platform syncs writes (`O_DSYNC`), the
+ *   `fdatasync` after it elsewhere (none with `sync: "none"`).
  * - `subscriptionLag` (histogram, `es_kernel.subscription.lag`): per chunk a subscription
  *   delivers, how long ago its last event was recorded.
  * - `commandConflicts`, `commandRetries` (counters, `es_kernel.command.conflicts` and

@@ -149,10 +149,19 @@ describe("EventStoreFile", () => {
       expect(recorded.map((e) => e.recordedAt.toISOString())).toEqual(Array(4).fill("2030-01-02T00:00:00.000Z"))
     })
 
-    it("shares one datasync among concurrent appends (group commit)", async () => {
+    // With synced writes (O_DSYNC) each write is a sync; without, each write is followed by one.
+    it.each([
+      ["one synced write", true],
+      ["one write and one datasync", false]
+    ])("shares %s among concurrent appends (group commit)", async (_, synced) => {
       const directory = freshDirectory()
-      let syncs = 0
-      const counting: FileIo = { ...nodeIo, datasync: (handle) => (syncs++, nodeIo.datasync(handle)) }
+      const calls = { writes: 0, syncs: 0 }
+      const counting: FileIo = {
+        ...nodeIo,
+        openSynced: synced ? nodeIo.openSynced : undefined,
+        writev: (handle, buffers, position) => (calls.writes++, nodeIo.writev(handle, buffers, position)),
+        datasync: (handle) => (calls.syncs++, nodeIo.datasync(handle))
+      }
       const results = await run(
         layerWithIo({ directory }, counting),
         Effect.gen(function*() {
@@ -165,8 +174,9 @@ describe("EventStoreFile", () => {
       )
       expect(results).toHaveLength(200)
       expect(new Set(results.map((result) => result.position)).size).toBe(200)
-      expect(syncs).toBeGreaterThan(0)
-      expect(syncs).toBeLessThan(20)
+      expect(calls.writes).toBeGreaterThan(0)
+      expect(calls.writes).toBeLessThan(20)
+      expect(calls.syncs).toBe(synced ? 0 : calls.writes)
     })
   })
 
@@ -324,6 +334,7 @@ describe("EventStoreFile", () => {
       let failNext = false
       const faulty: FileIo = {
         ...nodeIo,
+        openSynced: undefined,
         datasync: (handle) => {
           if (failNext) {
             failNext = false
@@ -343,6 +354,32 @@ describe("EventStoreFile", () => {
         return { failed: failed._tag, later: later._tag, version, visible: visible.length }
       }))
       expect(outcome).toEqual({ failed: "StorageError", later: "StorageError", version: 1, visible: 1 })
+    })
+
+    it("fails the append whose synced write failed and every later append, even once writes work again", async () => {
+      const directory = freshDirectory()
+      let failNext = false
+      const faulty: FileIo = {
+        ...nodeIo,
+        writev: (handle, buffers, position) => {
+          if (failNext) {
+            failNext = false
+            return Promise.reject(new Error("EIO: injected write failure"))
+          }
+          return nodeIo.writev(handle, buffers, position)
+        }
+      }
+      const outcome = await run(layerWithIo({ directory }, faulty), Effect.gen(function*() {
+        const store = yield* EventStore
+        yield* store.append("order-1", [event("Added", 1)])
+        failNext = true
+        const failed = yield* Effect.flip(store.append("order-1", [event("Added", 2)]))
+        const later = yield* Effect.flip(store.append("order-2", [event("Added", 3)]))
+        const version = yield* store.streamVersion("order-1")
+        return { failed: failed.message, later: later._tag, version }
+      }))
+      expect(outcome).toEqual({ failed: expect.stringContaining("EIO: injected write failure"), later: "StorageError", version: 1 })
+      expect(await run(EventStoreFile.layer({ directory }), readAllTypes)).toEqual(["order-1@1"])
     })
 
     it("rejects an invalid append with nothing written", async () => {

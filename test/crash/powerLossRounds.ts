@@ -211,10 +211,12 @@ export const runPowerLossRounds = async (options: PowerLossOptions): Promise<Pow
       fs.mkdirSync(path.dirname(directory))
       const generations = between(random, 1, 3)
       for (let generation = 1; generation <= generations && roundProblems.length === 0; generation++) {
-        const disk = new SimulatedDisk(directory, between(random, 1, operationsPerGeneration), random() < 0.5)
+        // Half the generations write through synced writes (O_DSYNC), half datasync after writing.
+        const disk = new SimulatedDisk(directory, between(random, 1, operationsPerGeneration), random() < 0.5, random() < 0.5)
         const { opened } = await runGeneration(directory, segmentSize, disk, history, random, generation)
         if (!opened) lossesWhileOpening++
         // Whatever failed, the store's scope is closed by now: every file it opened is closed.
+        for (const what of disk.unmodelled) roundProblems.push(`the simulated disk does not model what the store did: ${what}`)
         const leaked = disk.openHandles()
         if (leaked > 0) roundProblems.push(`${leaked} file(s) left open after the store's scope closed (${opened ? "after" : "while"} opening)`)
         disk.crash()

@@ -19,7 +19,7 @@
 import * as fs from "node:fs"
 import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
-import type { FileIo } from "../../src/internal/file/io.js"
+import type { FileIo, OpenMode } from "../../src/internal/file/io.js"
 import { nodeIo } from "../../src/internal/file/io.js"
 
 export const pageSize = 4096
@@ -97,14 +97,27 @@ export class SimulatedDisk {
   private readonly directories = new Map<string, DirectoryState>()
   private readonly live = new Map<string, Entry>()
   private readonly handles = new Map<FileHandle, FileState>()
+  // Handles opened with synced writes: each write is durable once it returns.
+  private readonly synced = new Set<FileHandle>()
+  /** What the store did that this model does not cover (the round reports it as a problem). */
+  readonly unmodelled: Array<string> = []
+  readonly io: FileIo
   private operations = 0
   private crashed = false
 
   /**
-   * The power goes at operation `crashAt`, or with `onSync`, at the first sync from there
-   * on (so a write is still waiting for it: the interesting moment).
+   * The power goes at operation `crashAt`, or with `onSync`, at the first sync (or synced
+   * write) from there on (so a write is still waiting for it: the interesting moment).
+   * With `syncedWrites` the disk offers `openSynced` (O_DSYNC), as Linux does; without,
+   * writers must `datasync`.
    */
-  constructor(private readonly storeDirectory: string, private readonly crashAt: number, private readonly onSync = false) {
+  constructor(
+    private readonly storeDirectory: string,
+    private readonly crashAt: number,
+    private readonly onSync = false,
+    private readonly syncedWrites = false
+  ) {
+    this.io = this.makeIo()
     const parent = path.dirname(storeDirectory)
     this.directories.set(parent, { durable: new Map(), pending: [] })
     if (fs.existsSync(storeDirectory)) {
@@ -170,7 +183,7 @@ export class SimulatedDisk {
     discard: (result: A) => Promise<void> = async () => undefined
   ): Promise<A> {
     this.operations++
-    if (this.operations >= this.crashAt && (!this.onSync || operation.startsWith("datasync"))) this.crashed = true
+    if (this.operations >= this.crashAt && (!this.onSync || operation.startsWith("datasync") || operation === "synced writev")) this.crashed = true
     if (this.crashed) throw new PowerLost(operation)
     before()
     const result = await run()
@@ -182,61 +195,87 @@ export class SimulatedDisk {
     return result
   }
 
-  readonly io: FileIo = {
-    open: (file, mode) =>
-      this.step(`open ${path.basename(file)} ${mode}`, () => undefined, () => nodeIo.open(file, mode), (handle) => {
-        let entry = this.live.get(file)
-        if (entry?.kind !== "file") {
-          if (mode === "r" || mode === "r+") throw new Error(`the simulated disk has no file ${file}`)
-          entry = { kind: "file", file: { durable: Buffer.alloc(0), pending: [] } }
-          this.addEntry(file, entry)
-        } else if (mode === "w") {
-          entry.file.pending.push({ kind: "truncate", length: 0 })
-        }
-        this.handles.set(handle, entry.file)
-      }, (handle) => handle.close()),
+  private open(file: string, mode: OpenMode, synced: boolean): Promise<FileHandle> {
+    return this.step(`open ${path.basename(file)} ${mode}${synced ? " synced" : ""}`, () => undefined, () => nodeIo.open(file, mode), (handle) => {
+      let entry = this.live.get(file)
+      if (entry?.kind !== "file") {
+        if (mode === "r" || mode === "r+") throw new Error(`the simulated disk has no file ${file}`)
+        entry = { kind: "file", file: { durable: Buffer.alloc(0), pending: [] } }
+        this.addEntry(file, entry)
+      } else if (mode === "w") {
+        entry.file.pending.push({ kind: "truncate", length: 0 })
+      }
+      this.handles.set(handle, entry.file)
+      if (synced) this.synced.add(handle)
+    }, (handle) => handle.close())
+  }
+
+  // A write through a synced handle is durable once it returns: O_DSYNC syncs the range
+  // written (and the size it needs), not the file's other unsynced operations, so one
+  // left before it is a case this model does not cover: it fails the write and is kept
+  // in `unmodelled` for the harness to report.
+  private writev(handle: FileHandle, buffers: ReadonlyArray<Buffer>, position: number): Promise<number> {
+    const file = this.fileOf(handle)
+    const synced = this.synced.has(handle)
+    const op: DataOp = { kind: "write", position, bytes: Buffer.concat(buffers) }
     // Recorded before it runs: bytes of a write cut by the power loss may be on disk too.
-    writev: (handle, buffers, position) =>
-      this.step("writev", () => {
-        this.fileOf(handle).pending.push({ kind: "write", position, bytes: Buffer.concat(buffers) })
-      }, () => nodeIo.writev(handle, buffers, position)),
-    truncate: (handle, length) =>
-      this.step("truncate", () => this.fileOf(handle).pending.push({ kind: "truncate", length }), () => nodeIo.truncate(handle, length)),
-    datasync: (handle) => {
-      const file = this.fileOf(handle)
-      let covered = 0
-      return this.step("datasync", () => {
-        covered = file.pending.length
-      }, async () => undefined, () => {
-        for (const op of file.pending.splice(0, covered)) file.durable = applyData(file.durable, op)
-      })
-    },
-    rename: (from, to) =>
-      this.step(`rename ${path.basename(from)}`, () => undefined, () => nodeIo.rename(from, to), () => {
-        const entry = this.live.get(from)
-        if (entry === undefined) return
-        this.live.delete(from)
-        this.live.set(to, entry)
-        this.directory(path.dirname(from)).pending.push({ kind: "rename", from: path.basename(from), to: path.basename(to) })
-      }),
-    remove: (file) =>
-      this.step(`remove ${path.basename(file)}`, () => undefined, () => nodeIo.remove(file), () => {
-        if (!this.live.delete(file)) return
-        this.directory(path.dirname(file)).pending.push({ kind: "remove", name: path.basename(file) })
-      }),
-    makeDirectory: (directory) =>
-      this.step("makeDirectory", () => undefined, () => nodeIo.makeDirectory(directory), (created) => {
-        if (created === undefined) return
-        this.addEntry(directory, { kind: "directory" })
-      }),
-    syncDirectory: (directory) => {
-      const state = this.directory(directory)
-      let covered = 0
-      return this.step(`syncDirectory ${path.basename(directory)}`, () => {
-        covered = state.pending.length
-      }, async () => undefined, () => {
-        for (const op of state.pending.splice(0, covered)) applyDirectory(state.durable, op)
-      })
+    return this.step(synced ? "synced writev" : "writev", () => {
+      if (synced && file.pending.length > 0) {
+        this.unmodelled.push("a synced write after unsynced operations of the same file")
+        throw new Error("the simulated disk does not model a synced write after unsynced operations of the same file")
+      }
+      file.pending.push(op)
+    }, () => nodeIo.writev(handle, buffers, position), (written) => {
+      if (!synced) return
+      file.pending.splice(file.pending.indexOf(op), 1)
+      file.durable = applyData(file.durable, { ...op, bytes: op.bytes.subarray(0, written) })
+    })
+  }
+
+  // Built in the constructor: it reads `syncedWrites`, which is set there.
+  private makeIo(): FileIo {
+    return {
+      open: (file, mode) => this.open(file, mode, false),
+      openSynced: this.syncedWrites ? (file, mode) => this.open(file, mode, true) : undefined,
+      writev: (handle, buffers, position) => this.writev(handle, buffers, position),
+      truncate: (handle, length) =>
+        this.step("truncate", () => this.fileOf(handle).pending.push({ kind: "truncate", length }), () => nodeIo.truncate(handle, length)),
+      datasync: (handle) => {
+        const file = this.fileOf(handle)
+        let covered = 0
+        return this.step("datasync", () => {
+          covered = file.pending.length
+        }, async () => undefined, () => {
+          for (const op of file.pending.splice(0, covered)) file.durable = applyData(file.durable, op)
+        })
+      },
+      rename: (from, to) =>
+        this.step(`rename ${path.basename(from)}`, () => undefined, () => nodeIo.rename(from, to), () => {
+          const entry = this.live.get(from)
+          if (entry === undefined) return
+          this.live.delete(from)
+          this.live.set(to, entry)
+          this.directory(path.dirname(from)).pending.push({ kind: "rename", from: path.basename(from), to: path.basename(to) })
+        }),
+      remove: (file) =>
+        this.step(`remove ${path.basename(file)}`, () => undefined, () => nodeIo.remove(file), () => {
+          if (!this.live.delete(file)) return
+          this.directory(path.dirname(file)).pending.push({ kind: "remove", name: path.basename(file) })
+        }),
+      makeDirectory: (directory) =>
+        this.step("makeDirectory", () => undefined, () => nodeIo.makeDirectory(directory), (created) => {
+          if (created === undefined) return
+          this.addEntry(directory, { kind: "directory" })
+        }),
+      syncDirectory: (directory) => {
+        const state = this.directory(directory)
+        let covered = 0
+        return this.step(`syncDirectory ${path.basename(directory)}`, () => {
+          covered = state.pending.length
+        }, async () => undefined, () => {
+          for (const op of state.pending.splice(0, covered)) applyDirectory(state.durable, op)
+        })
+      }
     }
   }
 

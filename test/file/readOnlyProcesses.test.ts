@@ -80,6 +80,8 @@ const countingIo = () => {
   const counts = { written: 0, durable: 0, unsyncedSeen: false }
   const io: FileIo = {
     ...nodeIo,
+    // Writes then syncs, so that written-but-unsynced records exist (synced writes leave none).
+    openSynced: undefined,
     writev: async (handle, buffers, position) => {
       const written = await nodeIo.writev(handle, buffers, position)
       if (written !== buffers.reduce((sum, buffer) => sum + buffer.length, 0)) throw new Error("a short write: the count would be off")

@@ -80,13 +80,15 @@ describe("EventStoreFile resources", () => {
     const directory = freshDirectory()
     const handles: Array<FileHandle> = []
     let failSyncs = false
+    const tracked = async (opening: Promise<FileHandle>) => {
+      const handle = await opening
+      handles.push(handle)
+      return handle
+    }
     const io: FileIo = {
       ...nodeIo,
-      open: async (file, mode) => {
-        const handle = await nodeIo.open(file, mode)
-        handles.push(handle)
-        return handle
-      },
+      open: (file, mode) => tracked(nodeIo.open(file, mode)),
+      openSynced: (file, mode) => tracked((nodeIo.openSynced ?? nodeIo.open)(file, mode)),
       syncDirectory: (target) => failSyncs ? Promise.reject(new Error("EIO: injected directory sync failure")) : nodeIo.syncDirectory(target)
     }
     const exit = await Effect.runPromise(Effect.exit(Effect.provide(

@@ -27,6 +27,7 @@ import type * as net from "node:net"
 import * as path from "node:path"
 import { StorageError } from "../../EventStore.js"
 import { decodeEnd, followRequest } from "./durableFeed.js"
+import { frameHeaderBytes } from "./frame.js"
 import type { FileIo } from "./io.js"
 import { connectToHolder } from "./lock.js"
 import type { LockHolder } from "./lock.js"
@@ -54,6 +55,19 @@ const describeOutcome = (outcome: Exclude<ScanOutcome, { readonly _tag: "Complet
   outcome._tag === "Corrupt"
     ? `${segmentName(outcome.segment)} at byte ${outcome.offset}: ${outcome.reason}`
     : `${segmentName(outcome.segment)} ends in an incomplete record at byte ${outcome.offset}`
+
+// Whether the bytes at `offset` of `file` start something (a record, or a torn one) rather
+// than the zeros of unwritten space or the end of the file.
+const writtenAt = async (file: string, offset: number): Promise<boolean> => {
+  const handle = await fs.open(file, "r")
+  try {
+    const header = Buffer.alloc(frameHeaderBytes)
+    const { bytesRead } = await handle.read(header, 0, header.length, offset)
+    return header.subarray(0, bytesRead).some((byte) => byte !== 0)
+  } finally {
+    await handle.close()
+  }
+}
 
 /**
  * Follows the log of `directory` in `index` (built from the sealed segments before the
@@ -166,7 +180,8 @@ export class LogFollower {
     if (last === undefined) return
     const file = path.join(this.directory, segmentName(last))
     const size = (await fs.stat(file)).size
-    if (last === this.seen.segment && size === this.seen.size) return
+    // Appends into the zeros a writer laid down ahead leave the size as it was.
+    if (last === this.seen.segment && size === this.seen.size && !(await writtenAt(file, this.offset))) return
     while (this.segment < last) await this.readSealed()
     const end = await this.completeEnd(last, size)
     if (end > this.offset) {
@@ -195,7 +210,7 @@ export class LogFollower {
   private async completeEnd(segment: number, size: number): Promise<number> {
     const outcome = await scanSegmentRange(this.directory, segment, { from: this.offset, size }, () => undefined, true)
     if (outcome._tag === "Complete") return size
-    if (outcome._tag === "TornTail") return outcome.offset
+    if (outcome._tag === "TornTail" || outcome._tag === "Unwritten") return outcome.offset
     throw new LogUnreadable(describeOutcome(outcome))
   }
 

@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import { constants } from "node:fs"
 import * as fs from "node:fs/promises"
 import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
@@ -25,6 +26,12 @@ export type OpenMode = "r" | "r+" | "wx" | "w"
 /** @internal */
 export interface FileIo {
   readonly open: (file: string, mode: OpenMode) => Promise<FileHandle>
+  /**
+   * Opens a file to write whose every write is durable once it returns, as if a
+   * `datasync` of its bytes followed (`O_DSYNC`): one call to the disk instead of two.
+   * `undefined` where the platform has no such flag; writers then `datasync`.
+   */
+  readonly openSynced: ((file: string, mode: "r+" | "wx") => Promise<FileHandle>) | undefined
   readonly writev: (handle: FileHandle, buffers: ReadonlyArray<Buffer>, position: number) => Promise<number>
   readonly datasync: (handle: FileHandle) => Promise<void>
   readonly truncate: (handle: FileHandle, length: number) => Promise<void>
@@ -36,9 +43,12 @@ export interface FileIo {
   readonly syncDirectory: (directory: string) => Promise<void>
 }
 
+const { O_CREAT, O_DSYNC, O_EXCL, O_RDWR } = constants
+
 /** @internal */
 export const nodeIo: FileIo = {
   open: (file, mode) => fs.open(file, mode),
+  openSynced: O_DSYNC === undefined ? undefined : (file, mode) => fs.open(file, O_RDWR | O_DSYNC | (mode === "wx" ? O_CREAT | O_EXCL : 0)),
   writev: async (handle, buffers, position) => (await handle.writev(buffers, position)).bytesWritten,
   datasync: (handle) => handle.datasync(),
   truncate: (handle, length) => handle.truncate(length),
@@ -56,7 +66,10 @@ export const nodeIo: FileIo = {
 }
 
 /**
- * Writes every byte of `buffers` at `position`, continuing after a short write.
+ * Writes every byte of `buffers` at `position`, continuing after a short write, and
+ * `spare` (if given) after them in the same calls, but only as much of it as the disk
+ * takes: a write cut short (a full disk) once `buffers` are in is not continued. Returns
+ * the bytes of `spare` written.
  *
  * @internal
  */
@@ -64,14 +77,19 @@ export const writeFully = async (
   io: FileIo,
   handle: FileHandle,
   buffers: ReadonlyArray<Buffer>,
-  position: number
-): Promise<void> => {
-  let pending = buffers
-  let at = position
+  position: number,
+  spare?: Buffer
+): Promise<number> => {
+  let required = 0
+  for (const buffer of buffers) required += buffer.length
+  let pending = spare === undefined ? buffers : [...buffers, spare]
+  let done = 0
   while (pending.length > 0) {
-    const written = await io.writev(handle, pending, at)
-    if (written <= 0) throw new Error(`writev wrote ${written} bytes at ${at}`)
-    at += written
+    const written = await io.writev(handle, pending, position + done)
+    if (written <= 0) throw new Error(`writev wrote ${written} bytes at ${position + done}`)
+    done += written
+    // `buffers` are written: what the disk took of `spare` with them is enough.
+    if (done >= required) break
     let skip = written
     let index = 0
     while (index < pending.length && skip >= (pending[index]?.length ?? 0)) {
@@ -83,6 +101,7 @@ export const writeFully = async (
     if (head !== undefined && skip > 0) rest[0] = head.subarray(skip)
     pending = rest
   }
+  return done - required
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * Opening a log: build the in-memory index from idx files and scans, cut a torn tail,
- * and rewrite the idx files that were missing or unusable. Runs once, before the
- * writer and the readers exist, so everything here is local to one open.
+ * Opening a log: build the in-memory index from idx files and scans, cut a torn or
+ * unwritten tail, and rewrite the idx files that were missing or unusable. Runs once,
+ * before the writer and the readers exist, so everything here is local to one open.
  *
  * @internal
  */
@@ -181,8 +181,12 @@ export const recover = async (directory: string, io: FileIo): Promise<RecoveryRe
     return { _tag: "Corrupt", segment: segmentName(outcome.segment), offset: outcome.offset, reason: outcome.reason }
   }
   let truncated: OpenReport["truncated"] = undefined
-  if (outcome._tag === "TornTail") {
+  // Zeros a writer laid down ahead are cut too (the writer lays its own), but unreported:
+  // nothing was torn.
+  if (outcome._tag === "TornTail" || outcome._tag === "Unwritten") {
     await truncateTail(io, path.join(directory, segmentName(outcome.segment)), outcome.offset)
+  }
+  if (outcome._tag === "TornTail") {
     truncated = { segment: segmentName(outcome.segment), offset: outcome.offset, bytes: outcome.size - outcome.offset }
   }
   // Idx files for the sealed segments that had to be scanned (a store written before

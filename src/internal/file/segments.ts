@@ -2,10 +2,11 @@
  * Segment files and the scan that opening and `verify` share.
  *
  * A segment is `segment-<8-digit number>.log`, records back to back. A new segment is
- * created only when the previous one's last group commit has been synced, so only the
- * last segment can end in a torn write. Anything wrong in an older segment is corruption;
- * so is a bad record followed by a good one, unless a power loss explains it (see
- * `tornByPowerLoss`).
+ * created only when the previous one's last group commit has been synced and its file cut
+ * to its records, so only the last segment can end in a torn write, or in the zeros a
+ * durable writer lays down ahead of its appends (`Unwritten` below). Anything wrong in an
+ * older segment is corruption; so is a bad record followed by a good one, unless a power
+ * loss explains it (see `tornByPowerLoss`).
  *
  * @internal
  */
@@ -51,6 +52,9 @@ export const estimateEvents = async (directory: string, segments: ReadonlyArray<
  * How a scan ended.
  *
  * - `Complete`: every record is good.
+ * - `Unwritten`: every record is good up to `offset`, and every byte after it is zero:
+ *   space a durable writer laid down ahead of its appends (see `writer.ts`), or appends
+ *   that never reached the disk. Nothing was lost that was acknowledged; cutting it is safe.
  * - `TornTail`: the last segment ends in bytes that are not a complete record and no good
  *   record follows them, or only records a power loss tore from it: an interrupted
  *   write, safe to cut at `offset`.
@@ -60,6 +64,7 @@ export const estimateEvents = async (directory: string, segments: ReadonlyArray<
  */
 export type ScanOutcome =
   | { readonly _tag: "Complete" }
+  | { readonly _tag: "Unwritten"; readonly segment: number; readonly offset: number; readonly size: number }
   | { readonly _tag: "TornTail"; readonly segment: number; readonly offset: number; readonly size: number }
   | { readonly _tag: "Corrupt"; readonly segment: number; readonly offset: number; readonly reason: string }
 
@@ -91,8 +96,13 @@ const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | und
 
 const pageBytes = 4096
 
+const zeros = Buffer.alloc(64 * 1024)
+
 const isZero = (buffer: Buffer, from: number, to: number): boolean => {
-  for (let at = from; at < to; at++) if (buffer[at] !== 0) return false
+  for (let at = from; at < to; at += zeros.length) {
+    const end = Math.min(to, at + zeros.length)
+    if (zeros.compare(buffer, at, end, 0, end - at) !== 0) return false
+  }
   return true
 }
 
@@ -211,8 +221,9 @@ const scanSegment = async (
     const checked = checkFrame(buffer, at, at + available)
     if (typeof checked === "string") {
       if (!mayBeTorn) return { _tag: "Corrupt", segment, offset, reason: `${checked} in a sealed segment` }
-      const rest = Buffer.allocUnsafe(size - offset)
-      await handle.read(rest, 0, rest.length, offset)
+      const unread = Buffer.allocUnsafe(size - offset)
+      const rest = unread.subarray(0, (await handle.read(unread, 0, unread.length, offset)).bytesRead)
+      if (isZero(rest, 0, rest.length)) return { _tag: "Unwritten", segment, offset, size }
       const good = goodFrameAfter(rest, 1, rest.length)
       if (good === undefined || tornByPowerLoss(rest, offset, good)) return { _tag: "TornTail", segment, offset, size }
       return { _tag: "Corrupt", segment, offset, reason: `${checked}, followed by a good record at byte ${offset + good}` }

@@ -16,7 +16,8 @@ import { listSegments, scanSegments, segmentName } from "./segments.js"
  * The outcome of `verify`.
  *
  * - `Intact`: every record is whole, its CRC matches, its events parse, and positions
- *   and versions follow on.
+ *   and versions follow on (zeros after the last record are space a writer laid down
+ *   ahead of its appends, not damage).
  * - `TornTail`: everything is good up to a torn tail that opening the store would cut.
  * - `Corrupt`: the first bad record, which opening the store would refuse; or an index
  *   file (`segment` then names the `.idx` file) whose records disagree with its segment.
@@ -82,6 +83,7 @@ export const verifyStore = async (
   })
   switch (outcome._tag) {
     case "Complete":
+    case "Unwritten":
       return await checkIdxFiles(directory, segments, index, starts) ??
         { _tag: "Intact", segments: segments.length, records: index.table.size, events: index.nextPosition - 1 }
     case "TornTail":

@@ -8,6 +8,17 @@
  * A failed write or sync is fatal: the group being written, every group queued, and
  * every later `enqueue` fail with the same `StorageError`.
  *
+ * A durable writer opens its segment with synced writes where the platform has them
+ * (`openSynced`: the write returns once durable, one trip to the disk instead of a
+ * `writev` and a `datasync`), and `datasync`s after each write where it has not.
+ *
+ * A durable writer lays zeros down ahead of its records (up to `reserveBytes` at a time,
+ * in the same `writev` as a group), so that most syncs write into blocks the file already
+ * has and commit no new file size: on ext4 that sync skips a journal commit. A disk too
+ * full for the zeros only cuts them short: the records are written all the same. Opening cuts
+ * the zeros a killed writer left (`Unwritten` in `segments.ts`); sealing and closing a
+ * segment cut them too, so a segment that is not being written holds records only.
+ *
  * @internal
  */
 import type { FileHandle } from "node:fs/promises"
@@ -33,6 +44,23 @@ export interface Group {
   bytes: number
   lastPosition: number
   readonly waiters: Array<(failure: StorageError | undefined) => void>
+}
+
+/**
+ * How far ahead of its records a durable writer lays down zeros.
+ *
+ * @internal
+ */
+export const reserveBytes = 1024 * 1024
+
+const reserveZeros = Buffer.alloc(reserveBytes)
+
+// Whether a writer's writes are durable once they return (no `datasync` after them).
+const writesSynced = (options: WriterOptions): boolean => options.sync === "durable" && options.io.openSynced !== undefined
+
+const openSegment = (options: WriterOptions, file: string, mode: "r+" | "wx"): Promise<FileHandle> => {
+  const { openSynced } = options.io
+  return writesSynced(options) && openSynced !== undefined ? openSynced(file, mode) : options.io.open(file, mode)
 }
 
 // Starting the next segment failed: which segment, at which step.
@@ -81,6 +109,8 @@ export class GroupCommitWriter {
   private readonly drainWaiters: Array<() => void> = []
   // Idx writes of sealed segments run beside the appends; closing waits for them.
   private idxWrites: Promise<void> = Promise.resolve()
+  // The bytes of the segment file written: its records, then the zeros laid down ahead.
+  private reserved: number
 
   constructor(
     private readonly options: WriterOptions,
@@ -93,6 +123,7 @@ export class GroupCommitWriter {
   ) {
     this.durableRecords = index.table.size
     this.durablePosition = index.nextPosition - 1
+    this.reserved = segmentBytes
   }
 
   /**
@@ -108,7 +139,7 @@ export class GroupCommitWriter {
     const { directory, io } = options
     const last = segments[segments.length - 1]
     const segment = last ?? 1
-    const handle = await io.open(path.join(directory, segmentName(segment)), last === undefined ? "wx" : "r+")
+    const handle = await openSegment(options, path.join(directory, segmentName(segment)), last === undefined ? "wx" : "r+")
     // A failure after the open (the directory's sync, the stat) closes the file again:
     // the caller gets no writer to close it with.
     try {
@@ -186,6 +217,10 @@ export class GroupCommitWriter {
     this.closed = true
     if (this.loopRunning) await new Promise<void>((resolve) => this.drainWaiters.push(resolve))
     await this.idxWrites
+    // Unsynced: a power loss brings the zeros back, and opening cuts them again.
+    if (this.failure === undefined && this.reserved > this.segmentBytes) {
+      await this.options.io.truncate(this.handle, this.segmentBytes).catch(() => undefined)
+    }
     await this.handle.close().catch(() => undefined)
   }
 
@@ -205,8 +240,11 @@ export class GroupCommitWriter {
           table.locate(record, this.segment, offset)
           offset += table.length(record)
         }
-        await writeFully(this.options.io, this.handle, group.frames, this.segmentBytes)
-        if (this.options.sync === "durable") await this.sync()
+        const spare = this.reserveAfter(offset)
+        const write = () => writeFully(this.options.io, this.handle, group.frames, this.segmentBytes, spare)
+        const laid = await (writesSynced(this.options) ? this.timedSync(write) : write())
+        this.reserved = Math.max(this.reserved, offset + laid)
+        if (this.options.sync === "durable" && !writesSynced(this.options)) await this.timedSync(() => this.options.io.datasync(this.handle))
         this.segmentBytes = offset
       } catch (cause) {
         this.fail(group, cause)
@@ -225,13 +263,23 @@ export class GroupCommitWriter {
     for (const drained of this.drainWaiters.splice(0)) drained()
   }
 
-  // Timed only while someone listens: otherwise not even a clock read.
-  private async sync(): Promise<void> {
+  // The zeros to write after a group ending at `end` when it runs past what is laid down:
+  // up to the next multiple of `reserveBytes`, within the segment's size.
+  private reserveAfter(end: number): Buffer | undefined {
+    if (this.options.sync !== "durable" || end <= this.reserved) return undefined
+    const target = Math.min(this.options.segmentSize, Math.ceil(end / reserveBytes) * reserveBytes)
+    return target > end ? reserveZeros.subarray(0, target - end) : undefined
+  }
+
+  // A sync (or a synced write), timed only while someone listens: otherwise not even a
+  // clock read.
+  private async timedSync<A>(sync: () => Promise<A>): Promise<A> {
     const { synced } = this.probe
-    if (synced === undefined) return this.options.io.datasync(this.handle)
+    if (synced === undefined) return sync()
     const began = performance.now()
-    await this.options.io.datasync(this.handle)
+    const result = await sync()
     synced(performance.now() - began)
+    return result
   }
 
   private fail(group: Group, cause: unknown): void {
@@ -254,6 +302,16 @@ export class GroupCommitWriter {
   private async roll(endRecord: number): Promise<void> {
     const { directory, io } = this.options
     const sealed = this.segment
+    // Cut to its records, durably, before the next segment exists: only the last segment
+    // may hold zeros (a sealed segment's size is where its records end).
+    if (this.reserved > this.segmentBytes) {
+      try {
+        await io.truncate(this.handle, this.segmentBytes)
+        await io.datasync(this.handle)
+      } catch (cause) {
+        throw new RollFailed(sealed, "cutting the unwritten tail of", cause)
+      }
+    }
     const idx = this.index.segmentIndex(this.segmentFirstRecord, endRecord, this.segmentFirstStreamNo, this.segmentBytes)
     this.segmentFirstRecord = endRecord
     this.segmentFirstStreamNo += idx.streamIds.length
@@ -261,7 +319,7 @@ export class GroupCommitWriter {
     // missing or torn one, so appends need not wait for it and its failure is harmless.
     this.idxWrites = this.idxWrites.then(() => writeIdx(io, directory, sealed, idx)).then(() => io.syncDirectory(directory)).catch(() => undefined)
     const next = sealed + 1
-    const handle = await io.open(path.join(directory, segmentName(next)), "wx").catch((cause: unknown) => {
+    const handle = await openSegment(this.options, path.join(directory, segmentName(next)), "wx").catch((cause: unknown) => {
       throw new RollFailed(next, "creating", cause)
     })
     try {
@@ -274,6 +332,7 @@ export class GroupCommitWriter {
     this.handle = handle
     this.segment = next
     this.segmentBytes = 0
+    this.reserved = 0
     await previous.close()
   }
 }
