@@ -242,7 +242,7 @@ export const eventContentsAt = (
 }
 
 /**
- * Receives the events of one record from `decodeBatch`, one call per event, in order.
+ * Receives the events of one record from `decodeEvents`, one call per event, in order.
  *
  * @internal
  */
@@ -256,19 +256,30 @@ export type EventSink = (
 ) => void
 
 /**
- * Decodes the events of the body at `bodyStart`..`bodyEnd` straight into `sink`, with one
- * `JSON.parse` for the whole batch and no intermediate arrays or objects: reading is
- * bound by this loop, so it avoids everything `eventIdsAt` + `eventContentsAt` allocate.
- * Returns a reason when the body is not the shape `encodeRecord` writes; events before
- * the bad one may already have been handed to `sink`.
+ * A record's events being decoded: its JSON parsed once, its ids read as its events are.
+ * `decodeEvents` moves it on.
  *
  * @internal
  */
-export const decodeBatch = (buffer: Buffer, bodyStart: number, bodyEnd: number, sink: EventSink): string | undefined => {
+export interface BatchCursor {
+  readonly parsed: ReadonlyArray<Json>
+  readonly count: number
+  /** The next event's index in the record, and where its id's length is in the buffer. */
+  index: number
+  idAt: number
+}
+
+/**
+ * Starts decoding the body at `bodyStart`..`bodyEnd`: one `JSON.parse` for the whole
+ * batch. Returns a reason when the body is not the shape `encodeRecord` writes.
+ *
+ * @internal
+ */
+export const openBatch = (buffer: Buffer, bodyStart: number, bodyEnd: number): BatchCursor | string => {
   const count = buffer.readUInt32LE(bodyStart + 20)
   // The ids come first in the body but are decoded after the JSON, so skip past them.
   let jsonStart = bodyStart + fixedBodyBytes + buffer.readUInt16LE(bodyStart + 2)
-  const idsStart = jsonStart
+  const idAt = jsonStart
   for (let index = 0; index < count; index++) jsonStart += 2 + buffer.readUInt16LE(jsonStart)
   if (jsonStart > bodyEnd) return "event ids run past the end of the record"
   let parsed: Json
@@ -278,8 +289,23 @@ export const decodeBatch = (buffer: Buffer, bodyStart: number, bodyEnd: number, 
     return `events are not JSON: ${String(error)}`
   }
   if (!Array.isArray(parsed) || parsed.length !== count) return "events are not an array of the recorded count"
-  let at = idsStart
-  for (let index = 0; index < count; index++) {
+  return { parsed, count, index: 0, idAt }
+}
+
+/**
+ * Hands the next `limit` events of `cursor` (fewer at the record's end) to `sink`, with
+ * no intermediate arrays or objects: reading is bound by this loop, so it avoids
+ * everything `eventIdsAt` + `eventContentsAt` allocate. `buffer` must still hold the
+ * record. Returns a reason when an event is not the shape `encodeRecord` writes; events
+ * before it have been handed to `sink`.
+ *
+ * @internal
+ */
+export const decodeEvents = (buffer: Buffer, cursor: BatchCursor, limit: number, sink: EventSink): string | undefined => {
+  const { parsed } = cursor
+  const end = Math.min(cursor.count, cursor.index + limit)
+  let at = cursor.idAt
+  for (let index = cursor.index; index < end; index++) {
     const length = buffer.readUInt16LE(at)
     const eventId = buffer.toString("utf8", at + 2, at + 2 + length)
     at += 2 + length
@@ -295,5 +321,8 @@ export const decodeBatch = (buffer: Buffer, bodyStart: number, bodyEnd: number, 
     }
     sink(index, eventId, type, schemaVersion, data, metadata)
   }
+  cursor.index = end
+  cursor.idAt = at
   return undefined
 }
+

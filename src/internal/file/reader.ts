@@ -12,16 +12,17 @@ import { StorageError } from "../../EventStore.js"
 import type { RecordedEvent } from "../../EventStore.js"
 import type { EventMatch } from "../contract.js"
 import type { KnownRecord } from "./decisions.js"
-import { checkFrame, decodeBatch, eventContentsAt, eventIdsAt, frameHeaderBytes, recordedAtAt } from "./frame.js"
-import type { EventSink } from "./frame.js"
+import { checkFrame, decodeEvents, eventContentsAt, eventIdsAt, frameHeaderBytes, openBatch, recordedAtAt } from "./frame.js"
+import type { BatchCursor, EventSink } from "./frame.js"
 import type { LogIndex } from "./logIndex.js"
 import { DescriptorCache } from "./descriptors.js"
 import { segmentName } from "./segments.js"
 
 const readChunkBytes = 4 * 1024 * 1024
-// Events per emitted page: measured (1M ~200-byte events) ~2.5× faster than 16k-event
-// pages, and no slower than 256-event pages.
-const pageEvents = 2048
+// Events per emitted page, small enough that a page's events die young (see `stream`).
+// Measured in `npm run bench -- file` (W3…F3 in one process, es-kernel only): with 2,048
+// W5 read 775k events/s and F3 727k; with 128, 256 or 512, 1.04–1.22M both.
+const pageEvents = 256
 // Separate reads per chunk, so that the reads of a scattered stream stay a bounded batch.
 const maxChunkReads = 1024
 // Segments per chunk, so that one chunk's reads need few descriptors at once (the
@@ -70,6 +71,8 @@ const everything: Selection = { afterPosition: 0, lowVersion: 0, highVersion: In
 interface PageState {
   readonly at: number
   readonly chunk: Chunk | undefined
+  // The record list[at], when a page ended inside it (its events go on in the next page).
+  readonly pending: BatchCursor | undefined
 }
 
 interface Span {
@@ -94,7 +97,7 @@ export const toStorageError = (what: string) => (cause: unknown): StorageError =
 /** @internal */
 export class RecordReader {
   private readonly descriptors: DescriptorCache
-  // The decode state of the record being decoded: `decodeBatch` hands events to one
+  // The decode state of the record being decoded: `decodeEvents` hands events to one
   // long-lived sink instead of a closure per record, since with single-event records
   // every per-record allocation is a per-event one. Decoding is synchronous, so one
   // shared state is safe.
@@ -114,6 +117,10 @@ export class RecordReader {
    * `readChunkBytes` of records; the events are then emitted `pageEvents` at a time,
    * because a page of decoded events that outlives a young-generation GC gets copied
    * and promoted — with 4 MiB pages that GC work cost more than the decoding itself.
+   * A record of more events than a page (up to 10,000) is split across pages: decoded
+   * whole, its events outlived the GC, and V8 then allocated the events of every later
+   * read in the old generation (allocation-site pretenuring), which cost reads of small
+   * records a third of their speed for the rest of the process.
    */
   stream(
     list: RecordList,
@@ -122,20 +129,20 @@ export class RecordReader {
     reverse: boolean
   ): Stream.Stream<RecordedEvent, StorageError> {
     if (list.length === 0) return Stream.empty
-    return Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, chunk: undefined }, (state) =>
+    return Stream.paginate<PageState, RecordedEvent, StorageError>({ at: 0, chunk: undefined, pending: undefined }, (state) =>
       Effect.tryPromise({
         try: async () => {
           const events: Array<RecordedEvent> = []
-          let at = state.at
-          let chunk = state.chunk
+          let { at, chunk, pending } = state
           // Skip over records the filter drops until a page has events or the list ends.
-          while (at < list.length && events.length === 0) {
-            if (chunk === undefined || at >= chunk.next) {
+          while ((at < list.length || pending !== undefined) && events.length === 0) {
+            if (pending === undefined && (chunk === undefined || at >= chunk.next)) {
               chunk = await this.readChunk(list, at, chunk?.buffer ?? Buffer.allocUnsafe(readChunkBytes))
             }
-            at = this.decodePage(list, at, chunk, keepRecord, selection, reverse, events)
+            if (chunk === undefined) break
+            ;({ at, pending } = this.decodePage(list, at, pending, chunk, keepRecord, selection, reverse, events))
           }
-          const next = at < list.length ? Option.some({ at, chunk }) : Option.none()
+          const next = at < list.length || pending !== undefined ? Option.some({ at, chunk, pending }) : Option.none()
           return [events, next] as const
         },
         catch: toStorageError(`reading ${this.directory}`)
@@ -176,17 +183,25 @@ export class RecordReader {
     return this.descriptors.close()
   }
 
-  // Decodes list[at…] from the chunk in memory, up to `pageEvents` events.
+  // Decodes list[at…] from the chunk in memory, up to `pageEvents` events: first the rest
+  // of the record a page ended in, if any. Returns where the next page starts. Reading in
+  // reverse decodes each record whole (its last event comes first).
   private decodePage(
     list: RecordList,
     from: number,
+    pending: BatchCursor | undefined,
     chunk: Chunk,
     keepRecord: (record: number) => boolean,
     selection: Selection,
     reverse: boolean,
     events: Array<RecordedEvent>
-  ): number {
+  ): { readonly at: number; readonly pending: BatchCursor | undefined } {
     let at = from
+    if (pending !== undefined) {
+      const rest = this.decodeRecord(chunk, at, list.at(at), selection, events, pageEvents, pending)
+      if (rest !== undefined) return { at, pending: rest }
+      at++
+    }
     for (; at < chunk.next && events.length < pageEvents; at++) {
       const record = list.at(at)
       if (!keepRecord(record)) continue
@@ -198,10 +213,11 @@ export class RecordReader {
           if (event !== undefined) events.push(event)
         }
       } else {
-        this.decodeRecord(chunk, at, record, selection, events)
+        const rest = this.decodeRecord(chunk, at, record, selection, events, pageEvents - events.length)
+        if (rest !== undefined) return { at, pending: rest }
       }
     }
-    return at
+    return { at, pending: undefined }
   }
 
   // Groups the records list[from…] that fit in one chunk into reads. Records close
@@ -310,21 +326,33 @@ export class RecordReader {
     return { bodyStart, bodyEnd: bodyStart + this.index.table.length(record) - frameHeaderBytes }
   }
 
-  private decodeRecord(chunk: Chunk, at: number, record: number, selection: Selection, into: Array<RecordedEvent>): void {
+  // Decodes up to `limit` events of list[at] (from where `started` left off, if given)
+  // into `into`; returns the cursor when events are left.
+  private decodeRecord(
+    chunk: Chunk,
+    at: number,
+    record: number,
+    selection: Selection,
+    into: Array<RecordedEvent>,
+    limit = Number.POSITIVE_INFINITY,
+    started?: BatchCursor
+  ): BatchCursor | undefined {
     const { table } = this.index
     const { bodyStart, bodyEnd } = this.bodyOf(chunk, at, record)
     const { buffer } = chunk
+    const cursor = started ?? openBatch(buffer, bodyStart, bodyEnd)
     this.sinkInto = into
     this.sinkSelection = selection
     this.sinkStreamId = this.index.streamOf(record).streamId
     this.sinkFirstPosition = table.firstPosition(record)
     this.sinkFirstVersion = table.firstVersion(record)
     this.sinkRecordedAt = recordedAtAt(buffer, bodyStart)
-    const refused = decodeBatch(buffer, bodyStart, bodyEnd, this.sink)
+    const refused = typeof cursor === "string" ? cursor : decodeEvents(buffer, cursor, limit, this.sink)
     this.sinkInto = []
     if (refused !== undefined) {
       throw new StorageError({ reason: `${this.directory}: ${segmentName(table.segment(record))} at byte ${table.offset(record)}: ${refused}` })
     }
+    return typeof cursor !== "string" && cursor.index < cursor.count ? cursor : undefined
   }
 
   private knownRecord(chunk: Chunk, at: number, record: number): KnownRecord {
