@@ -387,7 +387,7 @@ const printText = (summary: ReturnType<typeof summarize>, suite: Suite, processe
   }
   const anyLimit = summary.some(({ rows }) => rows.some((r) => r.role === "limit"))
   out.push("")
-  out.push(`${pad("workload", 8)} ${pad("ratio (subject / peer)", 30)} ${anyLimit ? `${pad("disk / subject", 15)} ` : ""}verdict`)
+  out.push(`${pad("workload", 8)} ${pad("ratio (subject / peer)", 30)} ${anyLimit ? `${pad("limit / subject", 15)} ` : ""}verdict`)
   for (const l of lines(suite, summary)) {
     const capped = l.subject !== undefined && l.peer !== undefined && l.peer.n < l.subject.n ? " (peer capped: lower bound)" : ""
     const limit = anyLimit ? `${pad(l.belowLimit === undefined ? "-" : `${fmtRatio(l.belowLimit)}x`, 15)} ` : ""
@@ -404,7 +404,7 @@ const printMarkdown = (summary: ReturnType<typeof summarize>, suite: Suite): voi
   const anyLimit = all.some((l) => l.limit !== undefined)
   const out: Array<string> = [
     "",
-    `| workload | es-kernel /s | peer /s | ratio |${anyLimit ? " disk /s | disk ÷ es-kernel |" : ""} bar |`,
+    `| workload | es-kernel /s | peer /s | ratio |${anyLimit ? " limit /s | limit ÷ es-kernel |" : ""} bar |`,
     `|---|---:|---:|---:|${anyLimit ? "---:|---:|" : ""}---|`
   ]
   for (const l of all) {

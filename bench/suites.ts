@@ -43,9 +43,14 @@ export const suites: { readonly [name: string]: Suite } = {
     targets: async () => {
       const { eskernelMemory } = await import("./targets/eskernel-memory.js")
       const { emmettMemory } = await import("./targets/emmett-memory.js")
-      return [eskernelMemory, emmettMemory]
+      const { jsFloor } = await import("./targets/js-floor.js")
+      return [eskernelMemory, emmettMemory, jsFloor]
     },
     workloads: ["W1", "W2", "W3", "W4", "W5"],
+    notes: [
+      "plain JS floor (W1, W4) = a loop that keeps what the contract makes every event keep (a frozen deep copy of its data, " +
+        "a 36-character id, a frozen record, a Date per millisecond) and nothing else: no Effect, no checks. No store that keeps those can beat it."
+    ],
     bar: {
       W1: { minRatio: 10 },
       W2: { minFlatness: 0.8 },
