@@ -329,57 +329,38 @@ describe("EventStoreFile", () => {
   })
 
   describe("failures", () => {
-    it("fails the append whose datasync failed and every later append, even once syncs work again", async () => {
-      const directory = freshDirectory()
-      let failNext = false
-      const faulty: FileIo = {
-        ...nodeIo,
-        openSynced: undefined,
-        datasync: (handle) => {
-          if (failNext) {
-            failNext = false
-            return Promise.reject(new Error("EIO: injected datasync failure"))
-          }
-          return nodeIo.datasync(handle)
-        }
+    // The sync that fails: the fdatasync after a write, or the synced (O_DSYNC) write itself.
+    const failingOnce = (what: "datasync" | "synced write") => {
+      const state = { failNext: false }
+      const injected = () => {
+        state.failNext = false
+        return Promise.reject(new Error(`EIO: injected ${what} failure`))
       }
-      const outcome = await run(layerWithIo({ directory }, faulty), Effect.gen(function*() {
+      const io: FileIo = what === "datasync"
+        ? { ...nodeIo, openSynced: undefined, datasync: (handle) => state.failNext ? injected() : nodeIo.datasync(handle) }
+        : { ...nodeIo, writev: (handle, buffers, position) => state.failNext ? injected() : nodeIo.writev(handle, buffers, position) }
+      return { state, io }
+    }
+
+    it.each(["datasync", "synced write"] as const)("fails the append whose %s failed and every later append, even once it works again", async (what) => {
+      const directory = freshDirectory()
+      const { state, io } = failingOnce(what)
+      const outcome = await run(layerWithIo({ directory }, io), Effect.gen(function*() {
         const store = yield* EventStore
         yield* store.append("order-1", [event("Added", 1)])
-        failNext = true
+        state.failNext = true
         const failed = yield* Effect.flip(store.append("order-1", [event("Added", 2)]))
         const later = yield* Effect.flip(store.append("order-2", [event("Added", 3)]))
         const version = yield* store.streamVersion("order-1")
         const visible = yield* Stream.runCollect(store.readAll())
-        return { failed: failed._tag, later: later._tag, version, visible: visible.length }
+        return { failed: [failed._tag, failed.message], later: later._tag, version, visible: visible.length }
       }))
-      expect(outcome).toEqual({ failed: "StorageError", later: "StorageError", version: 1, visible: 1 })
-    })
-
-    it("fails the append whose synced write failed and every later append, even once writes work again", async () => {
-      const directory = freshDirectory()
-      let failNext = false
-      const faulty: FileIo = {
-        ...nodeIo,
-        writev: (handle, buffers, position) => {
-          if (failNext) {
-            failNext = false
-            return Promise.reject(new Error("EIO: injected write failure"))
-          }
-          return nodeIo.writev(handle, buffers, position)
-        }
-      }
-      const outcome = await run(layerWithIo({ directory }, faulty), Effect.gen(function*() {
-        const store = yield* EventStore
-        yield* store.append("order-1", [event("Added", 1)])
-        failNext = true
-        const failed = yield* Effect.flip(store.append("order-1", [event("Added", 2)]))
-        const later = yield* Effect.flip(store.append("order-2", [event("Added", 3)]))
-        const version = yield* store.streamVersion("order-1")
-        return { failed: failed.message, later: later._tag, version }
-      }))
-      expect(outcome).toEqual({ failed: expect.stringContaining("EIO: injected write failure"), later: "StorageError", version: 1 })
-      expect(await run(EventStoreFile.layer({ directory }), readAllTypes)).toEqual(["order-1@1"])
+      expect(outcome).toEqual({
+        failed: ["StorageError", expect.stringContaining(`EIO: injected ${what} failure`)],
+        later: "StorageError",
+        version: 1,
+        visible: 1
+      })
     })
 
     it("rejects an invalid append with nothing written", async () => {
