@@ -15,9 +15,9 @@
  * A durable writer lays zeros down ahead of its records (up to `reserveBytes` at a time,
  * in the same `writev` as a group), so that most syncs write into blocks the file already
  * has and commit no new file size: on ext4 that sync skips a journal commit. A disk too
- * full for the zeros only cuts them short: the records are written all the same. Opening cuts
- * the zeros a killed writer left (`Unwritten` in `segments.ts`); sealing and closing a
- * segment cut them too, so a segment that is not being written holds records only.
+ * full for the zeros only cuts them short: the records are written all the same. Opening
+ * cuts the zeros a killed writer left (`Unwritten` in `segments.ts`); sealing and closing
+ * a segment cut them too, so a segment that is not being written holds records only.
  *
  * @internal
  */
