@@ -56,18 +56,29 @@ const describeOutcome = (outcome: Exclude<ScanOutcome, { readonly _tag: "Complet
     ? `${segmentName(outcome.segment)} at byte ${outcome.offset}: ${outcome.reason}`
     : `${segmentName(outcome.segment)} ends in an incomplete record at byte ${outcome.offset}`
 
-// Whether the bytes at `offset` of `file` start something (a record, or a torn one) rather
-// than the zeros of unwritten space or the end of the file.
-const writtenAt = async (file: string, offset: number): Promise<boolean> => {
+// The bytes of `file` where a record at `offset` would have its header (fewer at the end
+// of the file), in hex: zeros while that space is unwritten.
+const headerAt = async (file: string, offset: number): Promise<string> => {
   const handle = await fs.open(file, "r")
   try {
     const header = Buffer.alloc(frameHeaderBytes)
     const { bytesRead } = await handle.read(header, 0, header.length, offset)
-    return header.subarray(0, bytesRead).some((byte) => byte !== 0)
+    return header.toString("hex", 0, bytesRead)
   } finally {
     await handle.close()
   }
 }
+
+// A round without a writer that found nothing new: the last segment, its size, and the
+// bytes where the next record would start. Appends into the zeros a writer laid down
+// ahead leave the size as it was, so the size alone does not say nothing changed.
+interface Seen {
+  readonly segment: number
+  readonly size: number
+  readonly header: string
+}
+
+const nothingSeen: Seen = { segment: 0, size: -1, header: "" }
 
 /**
  * Follows the log of `directory` in `index` (built from the sealed segments before the
@@ -79,8 +90,7 @@ export class LogFollower {
   /** Set when the follower cannot follow the log any more; subscriptions fail with it. */
   failure: StorageError | undefined = undefined
   private offset = 0
-  // The last segment and its size when a round without a writer last read it.
-  private seen = { segment: 0, size: -1 }
+  private seen: Seen = nothingSeen
   private connection: net.Socket | undefined = undefined
   private target: DurableEnd | undefined = undefined
   private silent = { holder: "", closes: 0 }
@@ -180,8 +190,10 @@ export class LogFollower {
     if (last === undefined) return
     const file = path.join(this.directory, segmentName(last))
     const size = (await fs.stat(file)).size
-    // Appends into the zeros a writer laid down ahead leave the size as it was.
-    if (last === this.seen.segment && size === this.seen.size && !(await writtenAt(file, this.offset))) return
+    // Where this round starts reading, when that is in the last segment.
+    const from = this.segment === last ? this.offset : undefined
+    const header = from === undefined ? "" : await headerAt(file, from)
+    if (last === this.seen.segment && size === this.seen.size && header === this.seen.header) return
     while (this.segment < last) await this.readSealed()
     const end = await this.completeEnd(last, size)
     if (end > this.offset) {
@@ -190,7 +202,8 @@ export class LogFollower {
       if (await this.findWriter()) return
       await this.scan(end)
     }
-    this.seen = { segment: last, size }
+    // After records were read, the next round looks again where they end.
+    this.seen = this.segment === last && this.offset === from ? { segment: last, size, header } : nothingSeen
   }
 
   // Makes the bytes of `file` durable. A read-only file system has nothing unsynced to
@@ -247,7 +260,7 @@ export class LogFollower {
 
   private follow(connection: net.Socket, holder: LockHolder): void {
     this.connection = connection
-    this.seen = { segment: 0, size: -1 }
+    this.seen = nothingSeen
     let pending = ""
     let heard = false
     connection.setEncoding("latin1")
