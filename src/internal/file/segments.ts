@@ -13,7 +13,7 @@
 import * as fs from "node:fs/promises"
 import type { FileHandle } from "node:fs/promises"
 import * as path from "node:path"
-import { checkFrame, frameHeaderBytes } from "./frame.js"
+import { checkFrame, fixedBodyBytes, frameHeaderBytes } from "./frame.js"
 
 /** @internal */
 export const segmentName = (segment: number): string => `segment-${String(segment).padStart(8, "0")}.log`
@@ -89,6 +89,8 @@ const chunkBytes = 8 * 1024 * 1024
 // record in the last segment, which after a crash is at most one group commit's worth.
 const goodFrameAfter = (buffer: Buffer, from: number, end: number): number | undefined => {
   for (let offset = from; offset + frameHeaderBytes <= end; offset++) {
+    // No frame is shorter than its fixed fields: skip the zeros laid down ahead cheaply.
+    if (buffer.readUInt32LE(offset) < fixedBodyBytes) continue
     if (typeof checkFrame(buffer, offset, end) === "number") return offset
   }
   return undefined
