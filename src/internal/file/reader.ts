@@ -140,7 +140,9 @@ export class RecordReader {
               chunk = await this.readChunk(list, at, chunk?.buffer ?? Buffer.allocUnsafe(readChunkBytes))
             }
             if (chunk === undefined) break
-            ;({ at, pending } = this.decodePage(list, at, pending, chunk, keepRecord, selection, reverse, events))
+            const decoded = this.decodePage(list, at, pending, chunk, keepRecord, selection, reverse, events)
+            at = decoded.at
+            pending = decoded.pending
           }
           const next = at < list.length || pending !== undefined ? Option.some({ at, chunk, pending }) : Option.none()
           return [events, next] as const
