@@ -325,4 +325,3 @@ export const decodeEvents = (buffer: Buffer, cursor: BatchCursor, limit: number,
   cursor.idAt = at
   return undefined
 }
-

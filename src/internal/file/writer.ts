@@ -111,6 +111,8 @@ export class GroupCommitWriter {
   private idxWrites: Promise<void> = Promise.resolve()
   // The bytes of the segment file written: its records, then the zeros laid down ahead.
   private reserved: number
+  // Whether each write is durable once it returns; otherwise a durable writer syncs after it.
+  private readonly syncedWrites: boolean
 
   constructor(
     private readonly options: WriterOptions,
@@ -124,6 +126,7 @@ export class GroupCommitWriter {
     this.durableRecords = index.table.size
     this.durablePosition = index.nextPosition - 1
     this.reserved = segmentBytes
+    this.syncedWrites = writesSynced(options)
   }
 
   /**
@@ -242,9 +245,9 @@ export class GroupCommitWriter {
         }
         const spare = this.reserveAfter(offset)
         const write = () => writeFully(this.options.io, this.handle, group.frames, this.segmentBytes, spare)
-        const laid = await (writesSynced(this.options) ? this.timedSync(write) : write())
+        const laid = await (this.syncedWrites ? this.timedSync(write) : write())
         this.reserved = Math.max(this.reserved, offset + laid)
-        if (this.options.sync === "durable" && !writesSynced(this.options)) await this.timedSync(() => this.options.io.datasync(this.handle))
+        if (this.options.sync === "durable" && !this.syncedWrites) await this.timedSync(() => this.options.io.datasync(this.handle))
         this.segmentBytes = offset
       } catch (cause) {
         this.fail(group, cause)
